@@ -1,0 +1,134 @@
+"""Params (``int_params``/``string_params``) and names: conversion and validation.
+
+The limits keep every document far below Firestore's 1 MiB: an item's params
+take at most ``MAX_PARAMS_BYTES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from slotwork.errors import InvalidArgument
+from slotwork.schema.slotwork_pb2 import Params
+
+# Firestore document ids: at most 1,500 bytes, no "/", not "." or "..", not __x__.
+MAX_NAME_BYTES = 1500
+MAX_PARAM_KEY_BYTES = 256
+MAX_STRING_PARAM_BYTES = 16 * 1024
+MAX_PARAMS_ENTRIES = 256
+MAX_PARAMS_BYTES = 64 * 1024  # per item: 1/16 of the 1 MiB document limit
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+ParamsLike = Params | Mapping[str, Any] | None
+
+
+def validate_name(name: object, kind: str = "name") -> str:
+    """Return ``name`` if it can be a Firestore document id, else raise InvalidArgument."""
+    if not isinstance(name, str):
+        raise InvalidArgument(f"{kind} must be a string")
+    if not name:
+        raise InvalidArgument(f"{kind} must not be empty")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise InvalidArgument(f"{kind} must be at most {MAX_NAME_BYTES} bytes in UTF-8")
+    if "/" in name:
+        raise InvalidArgument(f"{kind} must not contain '/'")
+    if name in (".", ".."):
+        raise InvalidArgument(f"{kind} must not be '.' or '..'")
+    if name.startswith("__") and name.endswith("__"):
+        raise InvalidArgument(f"{kind} must not have the reserved form __name__")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        raise InvalidArgument(f"{kind} must not contain control characters")
+    return name
+
+
+def _check_key(key: object, field: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidArgument(f"{field} keys must be non-empty strings")
+    if len(key.encode("utf-8")) > MAX_PARAM_KEY_BYTES:
+        raise InvalidArgument(f"{field} key {key[:40]!r}... is longer than {MAX_PARAM_KEY_BYTES} bytes")
+    return key
+
+
+def _int_value(key: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise InvalidArgument(f"int_params[{key!r}] must be an integer, not a boolean")
+    if isinstance(value, str):
+        # The proto3 JSON mapping writes int64 as a string.
+        try:
+            value = int(value)
+        except ValueError:
+            raise InvalidArgument(f"int_params[{key!r}] must be an integer") from None
+    if not isinstance(value, int):
+        raise InvalidArgument(f"int_params[{key!r}] must be an integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidArgument(f"int_params[{key!r}] does not fit in 64 bits")
+    return value
+
+
+def _string_value(key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"string_params[{key!r}] must be a string")
+    if len(value.encode("utf-8")) > MAX_STRING_PARAM_BYTES:
+        raise InvalidArgument(
+            f"string_params[{key!r}] is longer than {MAX_STRING_PARAM_BYTES} bytes"
+        )
+    return value
+
+
+def _field(data: Mapping[str, Any], snake: str, camel: str) -> Mapping[str, Any]:
+    if snake in data and camel in data:
+        raise InvalidArgument(f"params has both {snake} and {camel}")
+    value = data.get(snake, data.get(camel, {}))
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"params.{snake} must be an object")
+    return value
+
+
+def to_params(value: ParamsLike) -> Params:
+    """A validated ``Params`` message from a message, a dict (snake or camelCase) or None."""
+    if value is None:
+        return Params()
+    if isinstance(value, Params):
+        data: Mapping[str, Any] = {
+            "int_params": dict(value.int_params),
+            "string_params": dict(value.string_params),
+        }
+    elif isinstance(value, Mapping):
+        data = value
+    else:
+        raise InvalidArgument("params must be an object with int_params and string_params")
+    unknown = set(data) - {"int_params", "intParams", "string_params", "stringParams"}
+    if unknown:
+        raise InvalidArgument(f"params has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+    ints = _field(data, "int_params", "intParams")
+    strings = _field(data, "string_params", "stringParams")
+    if len(ints) + len(strings) > MAX_PARAMS_ENTRIES:
+        raise InvalidArgument(f"params may hold at most {MAX_PARAMS_ENTRIES} entries")
+    params = Params()
+    for key, raw in ints.items():
+        params.int_params[_check_key(key, "int_params")] = _int_value(key, raw)
+    for key, raw in strings.items():
+        params.string_params[_check_key(key, "string_params")] = _string_value(key, raw)
+    if params.ByteSize() > MAX_PARAMS_BYTES:
+        raise InvalidArgument(f"params are larger than {MAX_PARAMS_BYTES} bytes")
+    return params
+
+
+def params_to_doc(params: Params) -> dict[str, dict[str, Any]]:
+    """The Firestore map of a Params message."""
+    return {
+        "int_params": dict(params.int_params),
+        "string_params": dict(params.string_params),
+    }
+
+
+def params_from_doc(data: Mapping[str, Any] | None) -> Params:
+    """A Params message from its Firestore map (missing fields are empty)."""
+    params = Params()
+    if data:
+        params.int_params.update(data.get("int_params") or {})
+        params.string_params.update(data.get("string_params") or {})
+    return params

@@ -1,0 +1,220 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Params(_message.Message):
+    __slots__ = ("int_params", "string_params")
+    class IntParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class StringParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    INT_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    STRING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    int_params: _containers.ScalarMap[str, int]
+    string_params: _containers.ScalarMap[str, str]
+    def __init__(self, int_params: _Optional[_Mapping[str, int]] = ..., string_params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Error(_message.Message):
+    __slots__ = ("time", "text")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    text: str
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Status(_message.Message):
+    __slots__ = ("start_time", "progress_time", "finish_time", "last_error_time", "stats", "errors", "total_errors", "state")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Status.State]
+        NEW: _ClassVar[Status.State]
+        ACTIVE: _ClassVar[Status.State]
+        ABORTED: _ClassVar[Status.State]
+        INCOMPLETE: _ClassVar[Status.State]
+        COMPLETED: _ClassVar[Status.State]
+    STATE_UNSPECIFIED: Status.State
+    NEW: Status.State
+    ACTIVE: Status.State
+    ABORTED: Status.State
+    INCOMPLETE: Status.State
+    COMPLETED: Status.State
+    class StatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_TIME_FIELD_NUMBER: _ClassVar[int]
+    FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    progress_time: _timestamp_pb2.Timestamp
+    finish_time: _timestamp_pb2.Timestamp
+    last_error_time: _timestamp_pb2.Timestamp
+    stats: _containers.ScalarMap[str, float]
+    errors: _containers.RepeatedCompositeFieldContainer[Error]
+    total_errors: int
+    state: Status.State
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stats: _Optional[_Mapping[str, float]] = ..., errors: _Optional[_Iterable[_Union[Error, _Mapping]]] = ..., total_errors: _Optional[int] = ..., state: _Optional[_Union[Status.State, str]] = ...) -> None: ...
+
+class Lease(_message.Message):
+    __slots__ = ("holder", "epoch", "expire_time")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    epoch: int
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, holder: _Optional[str] = ..., epoch: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Run(_message.Message):
+    __slots__ = ("slot", "status", "invocations", "settings_version", "items_left", "missed_slots", "missed_slot_count", "reason")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    MISSED_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    MISSED_SLOT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    slot: _timestamp_pb2.Timestamp
+    status: Status
+    invocations: int
+    settings_version: int
+    items_left: int
+    missed_slots: _containers.RepeatedCompositeFieldContainer[_timestamp_pb2.Timestamp]
+    missed_slot_count: int
+    reason: str
+    def __init__(self, slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., settings_version: _Optional[int] = ..., items_left: _Optional[int] = ..., missed_slots: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., missed_slot_count: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CatchUp(_message.Message):
+    __slots__ = ("policy", "run_late_within")
+    class Policy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        POLICY_UNSPECIFIED: _ClassVar[CatchUp.Policy]
+        SKIP: _ClassVar[CatchUp.Policy]
+        RUN_LATE: _ClassVar[CatchUp.Policy]
+    POLICY_UNSPECIFIED: CatchUp.Policy
+    SKIP: CatchUp.Policy
+    RUN_LATE: CatchUp.Policy
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    RUN_LATE_WITHIN_FIELD_NUMBER: _ClassVar[int]
+    policy: CatchUp.Policy
+    run_late_within: _duration_pb2.Duration
+    def __init__(self, policy: _Optional[_Union[CatchUp.Policy, str]] = ..., run_late_within: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class Process(_message.Message):
+    __slots__ = ("schema_version", "process_name", "schedule_frequency", "settings", "settings_time", "settings_version", "paused", "pause_reason", "lease", "run", "aggregate_stats", "catch_up", "pause_after_aborts", "consecutive_aborts", "last_finished_slot")
+    class AggregateStatsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_TIME_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_REASON_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_STATS_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UP_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_AFTER_ABORTS_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_ABORTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_FINISHED_SLOT_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    process_name: str
+    schedule_frequency: _duration_pb2.Duration
+    settings: Params
+    settings_time: _timestamp_pb2.Timestamp
+    settings_version: int
+    paused: bool
+    pause_reason: str
+    lease: Lease
+    run: Run
+    aggregate_stats: _containers.ScalarMap[str, float]
+    catch_up: CatchUp
+    pause_after_aborts: int
+    consecutive_aborts: int
+    last_finished_slot: _timestamp_pb2.Timestamp
+    def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., schedule_frequency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., settings: _Optional[_Union[Params, _Mapping]] = ..., settings_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings_version: _Optional[int] = ..., paused: _Optional[bool] = ..., pause_reason: _Optional[str] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ..., run: _Optional[_Union[Run, _Mapping]] = ..., aggregate_stats: _Optional[_Mapping[str, float]] = ..., catch_up: _Optional[_Union[CatchUp, _Mapping]] = ..., pause_after_aborts: _Optional[int] = ..., consecutive_aborts: _Optional[int] = ..., last_finished_slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Work(_message.Message):
+    __slots__ = ("schema_version", "name", "list", "params", "modified", "status", "done_slot")
+    class List(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        LIST_UNSPECIFIED: _ClassVar[Work.List]
+        ACTIVE: _ClassVar[Work.List]
+        CLEANUP: _ClassVar[Work.List]
+        DROPPED: _ClassVar[Work.List]
+    LIST_UNSPECIFIED: Work.List
+    ACTIVE: Work.List
+    CLEANUP: Work.List
+    DROPPED: Work.List
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DONE_SLOT_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    name: str
+    list: Work.List
+    params: Params
+    modified: _timestamp_pb2.Timestamp
+    status: Status
+    done_slot: _timestamp_pb2.Timestamp
+    def __init__(self, schema_version: _Optional[int] = ..., name: _Optional[str] = ..., list: _Optional[_Union[Work.List, str]] = ..., params: _Optional[_Union[Params, _Mapping]] = ..., modified: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., done_slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RunRecord(_message.Message):
+    __slots__ = ("schema_version", "process_name", "run")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_NAME_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    process_name: str
+    run: Run
+    def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., run: _Optional[_Union[Run, _Mapping]] = ...) -> None: ...
+
+class WorkResponse(_message.Message):
+    __slots__ = ("id", "state", "details", "uri")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: str
+    details: Work
+    uri: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[str] = ..., details: _Optional[_Union[Work, _Mapping]] = ..., uri: _Optional[str] = ...) -> None: ...

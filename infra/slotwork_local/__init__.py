@@ -1,0 +1,1 @@
+"""Local stand-ins for the cloud parts of slotwork, and operator scripts."""
