@@ -1,0 +1,1 @@
+"""Cloud Functions entry points (functions-framework targets): ``run`` and ``api``."""

@@ -1,0 +1,35 @@
+"""The retry policy for Firestore calls: transient errors only, with backoff,
+jitter and a bounded total, so an outage ends a tick with a 5xx instead of a hang.
+"""
+
+from __future__ import annotations
+
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
+
+# Errors Firestore documents as retryable; anything else (bad request,
+# failed precondition, permission) is permanent and surfaces at once.
+TRANSIENT = (
+    gexc.Aborted,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+    gexc.ServiceUnavailable,
+    gexc.Unknown,
+)
+
+# Backoff 0.1 s doubling to 2 s, each sleep jittered by google.api_core; the
+# whole call gives up after 20 s, well inside a tick's deadline.
+CALL_TIMEOUT_SECONDS = 20.0
+RETRY = gretry.Retry(
+    predicate=gretry.if_exception_type(*TRANSIENT),
+    initial=0.1,
+    maximum=2.0,
+    multiplier=2.0,
+    timeout=CALL_TIMEOUT_SECONDS,
+)
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether a Google API error is worth retrying later."""
+    return isinstance(err, TRANSIENT)

@@ -1,0 +1,291 @@
+"""Firestore access: every read and write slotwork makes, and nothing else.
+
+Concurrency is optimistic throughout: no transaction holds a lock. The
+process document is written with an update-time precondition (the claim and
+every checkpoint), so exactly one writer wins and a stale lease holder's
+write fails as a whole; item writes carry the update time they were read
+at, so a checkpoint never undoes a concurrent register or unregister.
+Google exceptions are translated here and never leave this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from slotwork import indexes
+from slotwork.errors import Conflict, StoreUnavailable
+from slotwork.retries import CALL_TIMEOUT_SECONDS, RETRY
+from slotwork.schema import SCHEMA_VERSION, Process, Work
+from slotwork.schema.documents import from_doc
+
+WORK = "work"
+RUNS = "runs"
+ACTIVE = Work.List.Name(Work.ACTIVE)
+CLEANUP = Work.List.Name(Work.CLEANUP)
+DROPPED = Work.List.Name(Work.DROPPED)
+# Item writes per commit: Firestore's historical batch limit.
+MAX_BATCH = 500
+# What a lost precondition race looks like on the wire.
+_PRECONDITION = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound, gexc.Conflict)
+
+
+class PreconditionFailed(Exception):  # noqa: N818
+    """A conditional write lost to a concurrent writer (internal to the engine)."""
+
+
+@dataclass(frozen=True)
+class ProcessSnapshot:
+    """The process document as read: ``update_time`` is None when it does not exist."""
+
+    process: Process
+    update_time: datetime | None
+    read_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ItemWrite:
+    """One item's new fields, conditional on the update time it was read at."""
+
+    name: str
+    fields: dict[str, Any]
+    read_time: datetime
+
+
+@dataclass(frozen=True)
+class ItemSnapshot:
+    """A work item document as read."""
+
+    name: str
+    data: dict[str, Any]
+    update_time: datetime
+
+
+def unavailable(what: str, err: Exception) -> StoreUnavailable:
+    """The error a caller sees when Firestore failed after retries."""
+    return StoreUnavailable(f"Firestore {what} failed: {err}")
+
+
+class FirestoreStore:
+    """slotwork's state in ``{collection}/{process}``, ``.../work/{item}``, ``.../runs/{slot}``."""
+
+    def __init__(self, client: firestore.Client, collection: str) -> None:
+        self.client = client
+        self.collection = collection
+
+    # -- references ---------------------------------------------------------
+    def process_ref(self, process: str) -> firestore.DocumentReference:
+        return self.client.collection(self.collection).document(process)
+
+    def work_ref(self, process: str) -> firestore.CollectionReference:
+        return self.process_ref(process).collection(WORK)
+
+    def runs_ref(self, process: str) -> firestore.CollectionReference:
+        return self.process_ref(process).collection(RUNS)
+
+    # -- process document ---------------------------------------------------
+    def read_process(self, process: str) -> ProcessSnapshot:
+        """One document read: the whole cost of an idle tick."""
+        try:
+            snap = self.process_ref(process).get(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("read of the process document", err) from err
+        if not snap.exists:
+            return ProcessSnapshot(Process(), None, snap.read_time)
+        return ProcessSnapshot(from_doc(Process, snap.to_dict()), snap.update_time, snap.read_time)
+
+    def list_processes(self) -> dict[str, Process]:
+        """Every stored process document, by name."""
+        try:
+            docs = self.client.collection(self.collection).stream(
+                retry=RETRY, timeout=CALL_TIMEOUT_SECONDS
+            )
+            return {doc.id: from_doc(Process, doc.to_dict()) for doc in docs}
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("list of processes", err) from err
+
+    def merge_process(self, process: str, fields: dict[str, Any]) -> None:
+        """An unconditional merge into the process document (settings, pause)."""
+        fields = {"schema_version": SCHEMA_VERSION, "process_name": process, **fields}
+        try:
+            self.process_ref(process).set(
+                fields, merge=True, retry=RETRY, timeout=CALL_TIMEOUT_SECONDS
+            )
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("update of the process document", err) from err
+
+    def commit_process(
+        self,
+        process: str,
+        fields: dict[str, Any],
+        known: datetime | None,
+        items: Sequence[ItemWrite] = (),
+        run_record: tuple[str, dict[str, Any]] | None = None,
+    ) -> datetime:
+        """Write the process document (and items, and a run record) atomically,
+        on condition that the process document is still at ``known``
+        (None: that it does not exist yet). Returns its new update time, or
+        raises PreconditionFailed when another writer came first.
+        """
+        batch = self.client.batch()
+        ref = self.process_ref(process)
+        if known is None:
+            batch.create(ref, {"schema_version": SCHEMA_VERSION, "process_name": process, **fields})
+        else:
+            batch.update(ref, fields, option=self.client.write_option(last_update_time=known))
+        work = self.work_ref(process)
+        for item in items:
+            batch.update(
+                work.document(item.name),
+                item.fields,
+                option=self.client.write_option(last_update_time=item.read_time),
+            )
+        if run_record is not None:
+            record_id, record = run_record
+            batch.set(self.runs_ref(process).document(record_id), record)
+        try:
+            results = batch.commit(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        except _PRECONDITION as err:
+            raise PreconditionFailed(str(err)) from err
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("checkpoint commit", err) from err
+        update_time: datetime = results[0].update_time
+        return update_time
+
+    # -- work items ---------------------------------------------------------
+    def pending(self, process: str, list_name: str, slot: datetime) -> Iterator[ItemSnapshot]:
+        """Items of ``list_name`` not yet done in ``slot``, longest-waiting first,
+        then by name, in one streamed query (the client resumes it from the
+        last document after a transient error). Uses ``indexes.PENDING_WORK``.
+        """
+        assert indexes.PENDING_WORK.fields[0][0] == "list"
+        query = (
+            self.work_ref(process)
+            .where(filter=FieldFilter("list", "==", list_name))
+            .where(filter=FieldFilter("done_slot", "<", slot))
+            .order_by("done_slot")
+            .order_by(FieldPath.document_id())
+        )
+        try:
+            for doc in query.stream(retry=RETRY):
+                yield ItemSnapshot(doc.id, doc.to_dict() or {}, doc.update_time)
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("query of pending items", err) from err
+
+    def count_pending(self, process: str, slot: datetime) -> int:
+        """How many items are still pending in ``slot`` (two count aggregations)."""
+        total = 0
+        try:
+            for list_name in (ACTIVE, CLEANUP):
+                query = (
+                    self.work_ref(process)
+                    .where(filter=FieldFilter("list", "==", list_name))
+                    .where(filter=FieldFilter("done_slot", "<", slot))
+                )
+                result = query.count().get(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+                total += int(result[0][0].value)
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("count of pending items", err) from err
+        return total
+
+    def get_items(self, process: str, names: Iterable[str]) -> dict[str, ItemSnapshot]:
+        """The named items that exist, in one batched read."""
+        work = self.work_ref(process)
+        refs = [work.document(name) for name in names]
+        try:
+            snaps = self.client.get_all(refs, retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+            return {
+                s.id: ItemSnapshot(s.id, s.to_dict() or {}, s.update_time)
+                for s in snaps
+                if s.exists
+            }
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("read of work items", err) from err
+
+    def write_items(
+        self,
+        process: str,
+        creates: dict[str, dict[str, Any]],
+        updates: Sequence[ItemWrite],
+        process_fields: dict[str, Any],
+    ) -> None:
+        """Create and update items (conditionally) and merge ``process_fields``
+        into the process document, all in one atomic batch.
+        """
+        batch = self.client.batch()
+        work = self.work_ref(process)
+        for name, data in creates.items():
+            batch.create(work.document(name), data)
+        for item in updates:
+            batch.update(
+                work.document(item.name),
+                item.fields,
+                option=self.client.write_option(last_update_time=item.read_time),
+            )
+        batch.set(
+            self.process_ref(process),
+            {"schema_version": SCHEMA_VERSION, "process_name": process, **process_fields},
+            merge=True,
+        )
+        try:
+            batch.commit(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+        except _PRECONDITION as err:
+            raise PreconditionFailed(str(err)) from err
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("write of work items", err) from err
+
+    def list_items(
+        self,
+        process: str,
+        page_size: int,
+        start_after: str | None = None,
+        list_name: str | None = None,
+        state: str | None = None,
+    ) -> list[ItemSnapshot]:
+        """A page of items in name order, optionally of one list and/or status state."""
+        query = self.work_ref(process)
+        q: Any = query
+        if list_name is not None:
+            q = q.where(filter=FieldFilter("list", "==", list_name))
+        if state is not None:
+            q = q.where(filter=FieldFilter("status.state", "==", state))
+        q = q.order_by(FieldPath.document_id())
+        if start_after is not None:
+            q = q.start_after({FieldPath.document_id(): self.work_ref(process).document(start_after)})
+        try:
+            return [
+                ItemSnapshot(d.id, d.to_dict() or {}, d.update_time)
+                for d in q.limit(page_size).stream(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+            ]
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("list of work items", err) from err
+
+    # -- run records ----------------------------------------------------------
+    def list_runs(
+        self, process: str, page_size: int, start_after: str | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A page of run records, newest slot first (document ids are sortable slot times)."""
+        q: Any = self.runs_ref(process).order_by(
+            FieldPath.document_id(), direction=firestore.Query.DESCENDING
+        )
+        if start_after is not None:
+            q = q.start_after({FieldPath.document_id(): self.runs_ref(process).document(start_after)})
+        try:
+            return [
+                (d.id, d.to_dict() or {})
+                for d in q.limit(page_size).stream(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+            ]
+        except gexc.GoogleAPICallError as err:
+            raise unavailable("list of runs", err) from err
+
+
+def conflict_after_retries(what: str) -> Conflict:
+    """The error when optimistic retries kept losing to concurrent writers."""
+    return Conflict(f"{what}: concurrent writers kept changing the same documents; retry")

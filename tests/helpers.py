@@ -1,0 +1,76 @@
+"""Test doubles for the parts slotwork takes as arguments: a clock, ids, workers.
+
+(Firestore is never doubled: tests use the real emulator.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import slotwork
+from slotwork import Context, Item
+
+START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+class FakeClock:
+    """A clock that moves only when told to (or by ``step`` on every read)."""
+
+    def __init__(self, start: datetime = START, step: timedelta = timedelta(0)) -> None:
+        self.now = start
+        self.step = step
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            value = self.now
+            self.now += self.step
+            return value
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self.now += delta
+
+
+def counter_ids(prefix: str = "inst") -> Callable[[], str]:
+    """Instance ids inst-1, inst-2, ... so tests can name the holder."""
+    numbers = itertools.count(1)
+    return lambda: f"{prefix}-{next(numbers)}"
+
+
+@dataclass
+class RecordingWorker:
+    """Records every call; fails items named in ``fail`` (how many times, or forever)."""
+
+    fail: dict[str, int] = field(default_factory=dict)
+    errors_per_call: dict[str, int] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    clean_fail: set[str] = field(default_factory=set)
+    on_process: Callable[[Context, Item], None] | None = None
+    processed: list[str] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+
+    def process(self, ctx: Context, item: Item) -> None:
+        self.processed.append(item.name)
+        ctx.add_stat("calls")
+        for _ in range(self.errors_per_call.get(item.name, 0)):
+            if ctx.add_error(f"sub-error on {item.name}") is slotwork.ABORT:
+                break
+        if self.on_process is not None:
+            self.on_process(ctx, item)
+        left = self.fail.get(item.name, 0)
+        if left:
+            self.fail[item.name] = left - 1
+            raise RuntimeError(f"boom on {item.name}")
+
+    def cleanup(self, ctx: Context, item: Item) -> None:
+        self.cleaned.append(item.name)
+        if item.name in self.gone:
+            raise slotwork.Gone(item.name)
+        if item.name in self.clean_fail:
+            raise RuntimeError(f"HTTP 500 cleaning {item.name}")
