@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
@@ -21,7 +21,7 @@ from slotwork.config import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MIN_FREQUENCY_SECONDS,
 )
-from slotwork.engine import EngineConfig, Tick, TickResult, effective_frequency
+from slotwork.engine import RUN_ID_FORMAT, EngineConfig, Tick, TickResult, effective_frequency
 from slotwork.errors import InvalidArgument, NotFound
 from slotwork.params import ParamsLike, params_to_doc, to_params, validate_name
 from slotwork.process import Process
@@ -274,11 +274,19 @@ class App:
     ) -> tuple[list[dict[str, Any]], str]:
         """Run records, newest first, and the next page token ("" at the end)."""
         self.definition(process)
-        start_after = validate_name(page_token, "page token") if page_token else None
+        start_after = _slot_token(page_token) if page_token else None
         rows = self.store.list_runs(process, page_size + 1, start_after)
         more = len(rows) > page_size
         rows = rows[:page_size]
         return [data for _, data in rows], (rows[-1][0] if more and rows else "")
+
+
+def _slot_token(token: str) -> datetime:
+    """The slot a runs page token names (a run record id)."""
+    try:
+        return datetime.strptime(token, RUN_ID_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidArgument(f"invalid page token {token[:40]!r}") from None
 
 
 def _state_filter(state: str | None) -> tuple[str | None, str | None]:

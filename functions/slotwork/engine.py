@@ -74,9 +74,12 @@ def effective_frequency(state: ProcessState, definition: Process, minimum: timed
     return rules.clamp_frequency(stored, minimum)
 
 
+RUN_ID_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def run_record_id(slot: datetime) -> str:
-    """Run records are named by their slot, sortable as text."""
-    return slot.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Run records are named by their slot (UTC), readable in the console."""
+    return slot.strftime(RUN_ID_FORMAT)
 
 
 def _ts(value: datetime) -> Any:
@@ -123,7 +126,7 @@ class Tick:
         self.trigger = trigger
         self.instance = instance
         self.budget = Budget(clock, clock() + timedelta(seconds=config.deadline), config.deadline)
-        self.writes: list[ItemWrite] = []
+        self.writes: dict[str, ItemWrite] = {}  # queued until the next checkpoint
         self.processed = 0
         self.cleaned = 0
         self.item_errors = 0
@@ -264,6 +267,10 @@ class Tick:
                     self._checkpoint()  # renew before starting: never work on an expired lease
                     if self.stop_requested:
                         return False
+                if snap.name in self.writes:
+                    # Changed since we read it (a register): let the checkpoint drop
+                    # our stale write, then work on the new version.
+                    self._checkpoint()
                 self._handle(list_name, snap.name, snap.data, snap.update_time)
                 if self._checkpoint_due():
                     self._checkpoint()
@@ -333,7 +340,7 @@ class Tick:
             self.tally.add_stat("workItemsDirty")
             if self.tally.aborted:
                 self.tally.add_stat("workItemsAborted")
-        self.writes.append(ItemWrite(name, fields, read_time))
+        self.writes[name] = ItemWrite(name, fields, read_time)
 
     # -- checkpoints ------------------------------------------------------------
     def _sync_run(self, now: datetime) -> None:
@@ -361,7 +368,7 @@ class Tick:
         self._sync_run(started)
         fields = {"lease": to_doc(self._lease(started, release)), "run": to_doc(self.run_state)}
         fields.update(extra or {})
-        writes = self.writes
+        writes = list(self.writes.values())
         for _ in range(MAX_CHECKPOINT_ATTEMPTS):
             try:
                 self.update_time = self.store.commit_process(
@@ -373,7 +380,7 @@ class Tick:
                 writes = self._after_race(writes)
         else:
             raise StoreUnavailable(f"checkpoint of {self.name} kept losing precondition races")
-        self.writes = []
+        self.writes = {}
         self.budget.record_checkpoint((self.clock() - started).total_seconds())
         event(logging.DEBUG, "checkpoint", process=self.name, slot=self.slot,
               instance=self.instance, epoch=self.epoch, items=len(writes), released=release)
@@ -411,8 +418,7 @@ class Tick:
         else:
             final = Status.COMPLETED
         if final == Status.ABORTED:
-            self._checkpoint()  # so that the count below sees this tick's items as done
-            self.run_state.items_left = self.store.count_pending(self.name, self.slot)
+            self.run_state.items_left = self._items_left()
             self.run_state.reason = f"more than {rules.MAX_RUN_ERRORS} errors in the run"
         finish_run(self.run_state, final, now, self.aggregate)
         extra: dict[str, Any] = {
@@ -447,9 +453,8 @@ class Tick:
 
     def _hand_over(self) -> TickResult:
         """Stopped before the deadline with work left: checkpoint, release, ask for more."""
+        left = self.run_state.items_left = self._items_left()
         self._checkpoint(release=True)
-        left = self.store.count_pending(self.name, self.slot)
-        self.run_state.items_left = left
         continuation = False
         if left and not self.stop_requested:
             try:
@@ -463,6 +468,10 @@ class Tick:
               items_left=left, continuation=continuation)
         return self._result(self.outcome, run_state="ACTIVE", left=left,
                             continuation=continuation)
+
+    def _items_left(self) -> int:
+        """Items still pending in the slot: the stored count less this tick's queued writes."""
+        return max(0, self.store.count_pending(self.name, self.slot) - len(self.writes))
 
     def _result(self, outcome: str, **kwargs: Any) -> TickResult:
         return TickResult(

@@ -1,7 +1,7 @@
 """Every exception slotwork raises, in one place.
 
-The API maps these to HTTP status codes in exactly one place
-(``slotwork.api.errors``); Google client exceptions are translated at the
+Each class carries its HTTP status and google.rpc code, so the API and the
+``run`` function map errors to statuses from here alone; Google client exceptions are translated at the
 store boundary and never reach a worker or the API layer.
 """
 
@@ -9,31 +9,60 @@ from __future__ import annotations
 
 
 class SlotworkError(Exception):
-    """Base class of slotwork's own errors."""
+    """Base class of slotwork's own errors.
+
+    Each class names the HTTP status and google.rpc code it maps to: this is
+    the one place errors become statuses (the API and ``run`` both read it).
+    """
+
+    http_status = 500
+    rpc_status = "INTERNAL"
+
+    def body(self) -> dict[str, object]:
+        """The JSON error body, Google API style."""
+        return {"error": {"code": self.http_status, "status": self.rpc_status, "message": str(self)}}
 
 
 class InvalidArgument(SlotworkError):
     """A caller passed something slotwork cannot accept (HTTP 400)."""
 
+    http_status = 400
+    rpc_status = "INVALID_ARGUMENT"
+
 
 class NotFound(SlotworkError):
     """An unknown process or work item (HTTP 404)."""
+
+    http_status = 404
+    rpc_status = "NOT_FOUND"
 
 
 class Conflict(SlotworkError):
     """A concurrent writer changed the state first (HTTP 409)."""
 
+    http_status = 409
+    rpc_status = "ABORTED"
+
 
 class StoreUnavailable(SlotworkError):
     """Firestore could not be reached or kept failing (HTTP 503, retried by Scheduler)."""
+
+    http_status = 503
+    rpc_status = "UNAVAILABLE"
 
 
 class SchemaTooNew(SlotworkError):
     """A stored document was written by a newer slotwork than this one."""
 
+    http_status = 500
+    rpc_status = "FAILED_PRECONDITION"
+
 
 class LeaseLost(SlotworkError):
     """Another instance took the lease over: the holder must stop writing."""
+
+    http_status = 409
+    rpc_status = "ABORTED"
 
 
 class Gone(Exception):  # noqa: N818 (the name is part of the public contract)

@@ -269,14 +269,13 @@ class FirestoreStore:
 
     # -- run records ----------------------------------------------------------
     def list_runs(
-        self, process: str, page_size: int, start_after: str | None = None
+        self, process: str, page_size: int, start_after: datetime | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
-        """A page of run records, newest slot first (document ids are sortable slot times)."""
-        q: Any = self.runs_ref(process).order_by(
-            FieldPath.document_id(), direction=firestore.Query.DESCENDING
-        )
+        """A page of run records, newest slot first, after the slot ``start_after``."""
+        # Firestore scans document ids ascending only: order by the slot field.
+        q: Any = self.runs_ref(process).order_by("run.slot", direction=firestore.Query.DESCENDING)
         if start_after is not None:
-            q = q.start_after({FieldPath.document_id(): self.runs_ref(process).document(start_after)})
+            q = q.start_after({"run.slot": start_after})
         try:
             return [
                 (d.id, d.to_dict() or {})

@@ -1,0 +1,79 @@
+"""Building the ``App`` of a deployment from its environment, and the ``run`` request."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from google.cloud import firestore
+
+from slotwork.app import App
+from slotwork.clock import ServerAnchoredClock
+from slotwork.config import Config
+from slotwork.errors import InvalidArgument, SlotworkError
+from slotwork.logs import event
+from slotwork.process import Process
+from slotwork.triggers import CloudSchedulerTrigger, NoTrigger, Trigger
+
+
+def load_processes(module_name: str) -> list[Process]:
+    """``PROCESSES`` of the module named by SLOTWORK_PROCESSES."""
+    module = importlib.import_module(module_name)
+    processes = getattr(module, "PROCESSES", None)
+    if not isinstance(processes, list) or not all(isinstance(p, Process) for p in processes):
+        raise TypeError(f"{module_name}.PROCESSES must be a list of slotwork.Process")
+    return processes
+
+
+def build_app(env: Mapping[str, str]) -> App:
+    """The App a deployed function serves, configured from ``env``."""
+    config = Config.from_env(env)
+    trigger: Trigger = (
+        CloudSchedulerTrigger(config.scheduler_parent, config.scheduler_endpoint)
+        if config.scheduler_parent
+        else NoTrigger()
+    )
+    return App(
+        load_processes(config.processes_module),
+        client=firestore.Client(project=config.project),
+        collection=config.collection,
+        clock=ServerAnchoredClock(),
+        deadline=config.deadline_seconds,
+        lease_ttl=config.lease_seconds,
+        min_frequency=config.min_frequency_seconds,
+        trigger=trigger,
+    )
+
+
+def parse_run_body(raw: bytes) -> str:
+    """The process name of a ``run`` request body ``{"process": NAME}``."""
+    if not raw:
+        raise InvalidArgument('the body must be JSON {"process": NAME}')
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument('the body must be a JSON object {"process": NAME}')
+    unknown = set(body) - {"process"}
+    if unknown:
+        raise InvalidArgument(f"unknown fields: {', '.join(sorted(unknown))}")
+    process = body.get("process")
+    if not isinstance(process, str) or not process:
+        raise InvalidArgument('"process" must be a non-empty string')
+    return process
+
+
+def run_tick(app: App, raw: bytes) -> tuple[int, dict[str, Any]]:
+    """Answer a Scheduler tick: (HTTP status, JSON body)."""
+    try:
+        result = app.tick(parse_run_body(raw))
+    except SlotworkError as err:
+        # 5xx only for a fault worth a Scheduler retry (the store was unreachable).
+        level = logging.ERROR if err.http_status >= 500 else logging.WARNING
+        event(level, "tick failed", status=err.http_status, detail=str(err))
+        return err.http_status, err.body()
+    return 200, result.to_json()
