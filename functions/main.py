@@ -16,8 +16,8 @@ import functions_framework
 # The deployed source directory is the import root: make it so locally too.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from slotwork import App, logs  # noqa: E402
-from slotwork.deployment import build_app, run_tick  # noqa: E402
+from slotwork import App, logs
+from slotwork.deployment import build_app, run_tick
 
 logs.configure()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
+
 from slotwork_local import emulator as emulator_mod
 
 PROJECT = "slotwork-test"
@@ -40,7 +41,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator_mod.
 def new_client(emu: emulator_mod.Emulator) -> firestore.Client:
     """A Firestore client bound to the test emulator."""
     os.environ["FIRESTORE_EMULATOR_HOST"] = emu.host
-    return firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
+    return firestore.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )
 
 
 @pytest.fixture

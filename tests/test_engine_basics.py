@@ -6,17 +6,20 @@ from datetime import timedelta
 
 import pytest
 from google.cloud import firestore
-from helpers import HOUR, START, FakeClock, RecordingWorker, counter_ids
 
 import slotwork
 from slotwork.schema import Status
 
+from helpers import HOUR, START, FakeClock, RecordingWorker, counter_ids
 
-def make_app(client: firestore.Client, worker: RecordingWorker, clock: FakeClock,
-             **kwargs: object) -> slotwork.App:
+
+def make_app(
+    client: firestore.Client, worker: RecordingWorker, clock: FakeClock, **kwargs: object
+) -> slotwork.App:
     process = slotwork.Process("keys", worker, frequency=HOUR)
-    return slotwork.App([process], client=client, clock=clock, min_frequency=60,
-                        ids=counter_ids(), **kwargs)  # type: ignore[arg-type]
+    return slotwork.App(
+        [process], client=client, clock=clock, min_frequency=60, ids=counter_ids(), **kwargs
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -34,7 +37,9 @@ def app(client: firestore.Client, worker: RecordingWorker, clock: FakeClock) -> 
     return make_app(client, worker, clock)
 
 
-def test_registered_item_is_completed_by_one_run(app: slotwork.App, worker: RecordingWorker) -> None:
+def test_registered_item_is_completed_by_one_run(
+    app: slotwork.App, worker: RecordingWorker
+) -> None:
     app.register("keys", "acct-1", {"int_params": {"max_age": 7}})
     result = app.tick("keys")
     assert result.outcome == "claimed"
@@ -49,18 +54,23 @@ def test_registered_item_is_completed_by_one_run(app: slotwork.App, worker: Reco
     assert state.aggregate_stats["runs"] == 1
     assert state.aggregate_stats["state.completed"] == 1
     assert state.aggregate_stats["work.calls"] == 1
-    assert not state.lease.holder or state.lease.expire_time.ToDatetime() <= START.replace(tzinfo=None)
+    assert not state.lease.holder or state.lease.expire_time.ToDatetime() <= START.replace(
+        tzinfo=None
+    )
 
 
-def test_second_tick_in_same_slot_does_not_claim(app: slotwork.App, worker: RecordingWorker) -> None:
+def test_second_tick_in_same_slot_does_not_claim(
+    app: slotwork.App, worker: RecordingWorker
+) -> None:
     app.register("keys", "a")
     assert app.tick("keys").outcome == "claimed"
     assert app.tick("keys").outcome == "done"
     assert worker.processed == ["a"]
 
 
-def test_next_slot_processes_every_item_again(app: slotwork.App, worker: RecordingWorker,
-                                              clock: FakeClock) -> None:
+def test_next_slot_processes_every_item_again(
+    app: slotwork.App, worker: RecordingWorker, clock: FakeClock
+) -> None:
     app.register("keys", "a")
     app.tick("keys")
     clock.advance(HOUR)
@@ -99,8 +109,9 @@ def test_item_registered_after_the_slot_finished_runs_in_the_same_slot(
     assert worker.processed == ["a", "b"]
 
 
-def test_unregister_cleans_up_then_drops(app: slotwork.App, worker: RecordingWorker,
-                                         clock: FakeClock) -> None:
+def test_unregister_cleans_up_then_drops(
+    app: slotwork.App, worker: RecordingWorker, clock: FakeClock
+) -> None:
     app.register("keys", "a")
     app.tick("keys")
     assert app.unregister("keys", "a") is True
@@ -136,8 +147,9 @@ def test_reregistering_during_cleanup_cancels_the_cleanup(
     assert app.get_work("keys", "a").state == "completed"
 
 
-def test_worker_error_marks_item_and_run_incomplete(client: firestore.Client,
-                                                    clock: FakeClock) -> None:
+def test_worker_error_marks_item_and_run_incomplete(
+    client: firestore.Client, clock: FakeClock
+) -> None:
     worker = RecordingWorker(fail={"b": 1})
     app = make_app(client, worker, clock)
     for name in ("a", "b", "c"):
@@ -155,8 +167,9 @@ def test_worker_error_marks_item_and_run_incomplete(client: firestore.Client,
     assert "'b'" in state.run.status.errors[0].text
 
 
-def test_more_than_ten_errors_abort_the_item_only(client: firestore.Client,
-                                                  clock: FakeClock) -> None:
+def test_more_than_ten_errors_abort_the_item_only(
+    client: firestore.Client, clock: FakeClock
+) -> None:
     worker = RecordingWorker(errors_per_call={"a": 12})
     app = make_app(client, worker, clock)
     app.register("keys", "a")
@@ -170,8 +183,9 @@ def test_more_than_ten_errors_abort_the_item_only(client: firestore.Client,
     assert app.get_process("keys").run.status.state == Status.INCOMPLETE
 
 
-def test_more_than_25_errors_abort_the_run_and_leave_the_rest(client: firestore.Client,
-                                                              clock: FakeClock) -> None:
+def test_more_than_25_errors_abort_the_run_and_leave_the_rest(
+    client: firestore.Client, clock: FakeClock
+) -> None:
     names = [f"item-{i:02d}" for i in range(40)]
     worker = RecordingWorker(fail={n: 1 for n in names})
     app = make_app(client, worker, clock)
@@ -189,8 +203,9 @@ def test_more_than_25_errors_abort_the_run_and_leave_the_rest(client: firestore.
     assert app.tick("keys").outcome == "done"  # an aborted run ends its slot
 
 
-def test_cleanup_that_finds_the_item_gone_counts_as_cleaned(client: firestore.Client,
-                                                            clock: FakeClock) -> None:
+def test_cleanup_that_finds_the_item_gone_counts_as_cleaned(
+    client: firestore.Client, clock: FakeClock
+) -> None:
     worker = RecordingWorker(gone={"a"}, clean_fail={"b"})
     app = make_app(client, worker, clock)
     app.register_many("keys", [("a", None), ("b", None)])
@@ -208,8 +223,9 @@ def test_frequency_below_the_minimum_is_raised(app: slotwork.App) -> None:
     assert state.schedule_frequency.ToTimedelta() == timedelta(seconds=60)
 
 
-def test_paused_process_does_not_claim_until_resumed(app: slotwork.App,
-                                                     worker: RecordingWorker) -> None:
+def test_paused_process_does_not_claim_until_resumed(
+    app: slotwork.App, worker: RecordingWorker
+) -> None:
     app.register("keys", "a")
     app.pause("keys")
     assert app.tick("keys").outcome == "paused"

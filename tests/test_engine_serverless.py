@@ -8,14 +8,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import PROJECT, new_client
 from google.cloud import firestore
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
-from slotwork_local.emulator import Emulator
-from slotwork_local.rpccount import counting_client
 
 import slotwork
 from slotwork.schema import Status
+from slotwork_local.emulator import Emulator
+from slotwork_local.rpccount import counting_client
+
+from conftest import PROJECT, new_client
+from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
 
 
 class RecordingTrigger:
@@ -32,8 +33,13 @@ class Crash(BaseException):
     """Stands for the process dying: not an Exception, so slotwork must not catch it."""
 
 
-def make_app(client: firestore.Client, worker: RecordingWorker, clock: FakeClock,
-             prefix: str = "inst", **kwargs: object) -> slotwork.App:
+def make_app(
+    client: firestore.Client,
+    worker: RecordingWorker,
+    clock: FakeClock,
+    prefix: str = "inst",
+    **kwargs: object,
+) -> slotwork.App:
     process = slotwork.Process("sweep", worker, frequency=HOUR)
     options: dict[str, object] = {"min_frequency": 60, "ids": counter_ids(prefix)}
     options.update(kwargs)
@@ -73,8 +79,9 @@ def test_deadline_stops_the_tick_and_the_next_resumes_without_repeats(
     clock = FakeClock(step=timedelta(milliseconds=50))
     worker = RecordingWorker()
     trigger = RecordingTrigger()
-    app = make_app(client, worker, clock, deadline=2, lease_ttl=30, trigger=trigger,
-                   checkpoint_seconds=1)
+    app = make_app(
+        client, worker, clock, deadline=2, lease_ttl=30, trigger=trigger, checkpoint_seconds=1
+    )
     app.register_many("sweep", [(n, None) for n in names(60)])
     first = app.tick("sweep")
     assert first.outcome == "claimed"
@@ -123,8 +130,9 @@ def test_crashed_holder_is_taken_over_after_its_lease_expires(client: firestore.
     assert app2.get_process("sweep").lease.epoch == 2
 
 
-def test_stale_holder_writes_nothing_after_a_takeover(client: firestore.Client,
-                                                     emulator: Emulator) -> None:
+def test_stale_holder_writes_nothing_after_a_takeover(
+    client: firestore.Client, emulator: Emulator
+) -> None:
     clock_a = FakeClock()
     clock_b = FakeClock()
     worker_b = RecordingWorker()
@@ -223,8 +231,9 @@ def test_pause_during_a_run_stops_it_at_the_next_checkpoint(client: firestore.Cl
     assert sorted(worker.processed) == names(10)
 
 
-def test_idle_tick_costs_one_read_and_no_write(client: firestore.Client,
-                                               emulator: Emulator) -> None:
+def test_idle_tick_costs_one_read_and_no_write(
+    client: firestore.Client, emulator: Emulator
+) -> None:
     clock = FakeClock()
     counted, counts = counting_client(PROJECT, emulator.host)
     app = make_app(counted, RecordingWorker(), clock)

@@ -37,6 +37,6 @@ __all__ = [
     "SlotworkError",
     "StoreUnavailable",
     "TickResult",
-    "Worker",
     "WorkPage",
+    "Worker",
 ]

@@ -106,9 +106,7 @@ class App:
         config = EngineConfig(
             deadline=_seconds(deadline, DEFAULT_DEADLINE_SECONDS),
             lease_ttl=_seconds(lease_ttl, DEFAULT_LEASE_SECONDS),
-            min_frequency=timedelta(
-                seconds=_seconds(min_frequency, DEFAULT_MIN_FREQUENCY_SECONDS)
-            ),
+            min_frequency=timedelta(seconds=_seconds(min_frequency, DEFAULT_MIN_FREQUENCY_SECONDS)),
         )
         if checkpoint_items is not None:
             if not 1 <= checkpoint_items <= config.checkpoint_items:

@@ -143,40 +143,63 @@ class Tick:
         now = self.clock()
         frequency = effective_frequency(state, self.definition, self.config.min_frequency)
         slot = rules.slot_of(now, frequency)
-        late = state.catch_up.run_late_within.ToTimedelta() if (
-            state.catch_up.policy == state.catch_up.RUN_LATE
-        ) else None
+        late = (
+            state.catch_up.run_late_within.ToTimedelta()
+            if (state.catch_up.policy == state.catch_up.RUN_LATE)
+            else None
+        )
         claim = rules.decide_claim(state, now, slot, frequency, late)
         if claim.decision in (rules.Decision.PAUSED, rules.Decision.BUSY, rules.Decision.DONE):
-            event(logging.DEBUG, f"tick skipped: {claim.decision.value}", process=self.name,
-                  slot=slot, instance=self.instance)
-            return TickResult(claim.decision.value, self.name, self.instance, slot=claim.slot,
-                              epoch=state.lease.epoch)
+            event(
+                logging.DEBUG,
+                f"tick skipped: {claim.decision.value}",
+                process=self.name,
+                slot=slot,
+                instance=self.instance,
+            )
+            return TickResult(
+                claim.decision.value,
+                self.name,
+                self.instance,
+                slot=claim.slot,
+                epoch=state.lease.epoch,
+            )
         self.state = state
         self.slot = claim.slot
         self.frequency = frequency
         self.epoch = state.lease.epoch + 1
         self.outcome = claim.decision.value
         self.settings = Params()
-        self.settings.CopyFrom(state.settings if state.HasField("settings")
-                               else self.definition.default_settings)
+        self.settings.CopyFrom(
+            state.settings if state.HasField("settings") else self.definition.default_settings
+        )
         abandoned = self._prepare_run(state, claim.decision, now)
-        fields = {"lease": to_doc(self._lease(now)), "run": to_doc(self.run_state)}
+        fields: dict[str, Any] = {"lease": to_doc(self._lease(now)), "run": to_doc(self.run_state)}
         if abandoned is not None:
             fields["aggregate_stats"] = dict(self.aggregate)
             fields["last_finished_slot"] = ts_to_datetime(abandoned.slot)
         try:
             self.update_time = self.store.commit_process(
-                self.name, fields, snap.update_time,
+                self.name,
+                fields,
+                snap.update_time,
                 run_record=self._run_record(self.run_state),
             )
         except PreconditionFailed:
-            return TickResult("busy", self.name, self.instance, slot=self.slot,
-                              epoch=state.lease.epoch)
+            return TickResult(
+                "busy", self.name, self.instance, slot=self.slot, epoch=state.lease.epoch
+            )
         if abandoned is not None:
             self._write_abandoned(abandoned)
-        event(logging.INFO, f"slot {self.outcome}", process=self.name, slot=self.slot,
-              instance=self.instance, epoch=self.epoch, invocations=self.run_state.invocations)
+        event(
+            logging.INFO,
+            f"slot {self.outcome}",
+            process=self.name,
+            slot=self.slot,
+            instance=self.instance,
+            epoch=self.epoch,
+            invocations=self.run_state.invocations,
+        )
         return self._work()
 
     def _lease(self, now: datetime, release: bool = False) -> Lease:
@@ -184,7 +207,9 @@ class Tick:
         self.lease_expiry = expire
         return Lease(holder=self.instance, epoch=self.epoch, expire_time=_ts(expire))
 
-    def _prepare_run(self, state: ProcessState, decision: rules.Decision, now: datetime) -> Run | None:
+    def _prepare_run(
+        self, state: ProcessState, decision: rules.Decision, now: datetime
+    ) -> Run | None:
         """Set up ``run_state`` and the tally; return an earlier unfinished run this claim ends."""
         self.aggregate: dict[str, float] = dict(state.aggregate_stats)
         abandoned: Run | None = None
@@ -202,8 +227,11 @@ class Tick:
             run = Run(slot=_ts(self.slot), invocations=1, settings_version=state.settings_version)
             run.status.state = Status.ACTIVE
             run.status.start_time.CopyFrom(_ts(now))
-            last = ts_to_datetime(state.last_finished_slot) if state.HasField(
-                "last_finished_slot") else None
+            last = (
+                ts_to_datetime(state.last_finished_slot)
+                if state.HasField("last_finished_slot")
+                else None
+            )
             if previous.HasField("slot"):
                 prev_slot = ts_to_datetime(previous.slot)
                 last = prev_slot if last is None else max(last, prev_slot)
@@ -212,9 +240,15 @@ class Tick:
                 run.missed_slot_count = len(missed)
                 for slot in missed[-MAX_LISTED_MISSED_SLOTS:]:
                     run.missed_slots.append(_ts(slot))
-                event(logging.WARNING, f"{len(missed)} slot(s) missed before this run",
-                      process=self.name, slot=self.slot, missed=len(missed),
-                      first_missed=missed[0], last_missed=missed[-1])
+                event(
+                    logging.WARNING,
+                    f"{len(missed)} slot(s) missed before this run",
+                    process=self.name,
+                    slot=self.slot,
+                    missed=len(missed),
+                    first_missed=missed[0],
+                    last_missed=missed[-1],
+                )
         run.status.progress_time.CopyFrom(_ts(now))
         self.run_state = run
         status = run.status
@@ -230,11 +264,15 @@ class Tick:
         """Record the run the new slot replaced, with the items it left."""
         slot = ts_to_datetime(run.slot)
         run.items_left = self.store.count_pending(self.name, slot)
-        self.store.runs_ref(self.name).document(run_record_id(slot)).set(
-            self._record_doc(run)
+        self.store.runs_ref(self.name).document(run_record_id(slot)).set(self._record_doc(run))
+        event(
+            logging.WARNING,
+            "slot ended with items not processed",
+            process=self.name,
+            slot=slot,
+            items_left=run.items_left,
+            run_state="INCOMPLETE",
         )
-        event(logging.WARNING, "slot ended with items not processed", process=self.name,
-              slot=slot, items_left=run.items_left, run_state="INCOMPLETE")
 
     def _record_doc(self, run: Run) -> dict[str, Any]:
         return to_doc(RunRecord(schema_version=SCHEMA_VERSION, process_name=self.name, run=run))
@@ -250,9 +288,15 @@ class Tick:
                 return self._finish()
             return self._hand_over()
         except LeaseLost as err:
-            event(logging.WARNING, "lease lost to another instance: stopping without writing",
-                  process=self.name, slot=self.slot, instance=self.instance, epoch=self.epoch,
-                  detail=str(err))
+            event(
+                logging.WARNING,
+                "lease lost to another instance: stopping without writing",
+                process=self.name,
+                slot=self.slot,
+                instance=self.instance,
+                epoch=self.epoch,
+                detail=str(err),
+            )
             return self._result("conflict")
 
     def _process_lists(self) -> bool:
@@ -292,8 +336,9 @@ class Tick:
         settings = Params()
         settings.CopyFrom(self.settings)
         item = Item(name=name, params=params_from_doc(data.get("params")), status=status)
-        ctx = ItemContext(self.name, name, settings, self.slot, self.tally, self.clock,
-                          self.budget.remaining)
+        ctx = ItemContext(
+            self.name, name, settings, self.slot, self.tally, self.clock, self.budget.remaining
+        )
         started = self.clock()
         gone = False
         try:
@@ -306,7 +351,9 @@ class Tick:
             if not gone:
                 ctx.add_error("worker raised Gone while processing an active item")
         except Exception as err:  # a worker's failure is the item's, never the tick's
-            ctx.add_error(err if list_name == ACTIVE else error_text(f"clean up: {error_text(err)}"))
+            ctx.add_error(
+                err if list_name == ACTIVE else error_text(f"clean up: {error_text(err)}")
+            )
         finished = self.clock()
         self.budget.record_item((finished - started).total_seconds())
         if ctx.item_aborted:
@@ -372,7 +419,10 @@ class Tick:
         for _ in range(MAX_CHECKPOINT_ATTEMPTS):
             try:
                 self.update_time = self.store.commit_process(
-                    self.name, fields, self.update_time, writes,
+                    self.name,
+                    fields,
+                    self.update_time,
+                    writes,
                     run_record=self._run_record(self.run_state) if record else None,
                 )
                 break
@@ -382,8 +432,16 @@ class Tick:
             raise StoreUnavailable(f"checkpoint of {self.name} kept losing precondition races")
         self.writes = {}
         self.budget.record_checkpoint((self.clock() - started).total_seconds())
-        event(logging.DEBUG, "checkpoint", process=self.name, slot=self.slot,
-              instance=self.instance, epoch=self.epoch, items=len(writes), released=release)
+        event(
+            logging.DEBUG,
+            "checkpoint",
+            process=self.name,
+            slot=self.slot,
+            instance=self.instance,
+            epoch=self.epoch,
+            items=len(writes),
+            released=release,
+        )
 
     def _after_race(self, writes: list[ItemWrite]) -> list[ItemWrite]:
         """Someone wrote the process document or an item: fence, then drop the item
@@ -400,11 +458,18 @@ class Tick:
         if stored.paused:
             self.stop_requested = True
         current = self.store.get_items(self.name, [w.name for w in writes])
-        kept = [w for w in writes if w.name in current and current[w.name].update_time == w.read_time]
+        kept = [
+            w for w in writes if w.name in current and current[w.name].update_time == w.read_time
+        ]
         for w in writes:
             if w not in kept:
-                event(logging.INFO, "item changed during the run: its new registration stands",
-                      process=self.name, item=w.name, slot=self.slot)
+                event(
+                    logging.INFO,
+                    "item changed during the run: its new registration stands",
+                    process=self.name,
+                    item=w.name,
+                    slot=self.slot,
+                )
         return kept
 
     # -- endings ------------------------------------------------------------------
@@ -431,9 +496,17 @@ class Tick:
         self._checkpoint(release=True, extra=extra, record=True)
         state_name = Status.State.Name(final)
         level = logging.WARNING if final == Status.ABORTED else logging.INFO
-        event(level, f"run {state_name.lower()}", process=self.name, slot=self.slot,
-              instance=self.instance, epoch=self.epoch, run_state=state_name,
-              stats=dict(self.run_state.status.stats), items_left=self.run_state.items_left)
+        event(
+            level,
+            f"run {state_name.lower()}",
+            process=self.name,
+            slot=self.slot,
+            instance=self.instance,
+            epoch=self.epoch,
+            run_state=state_name,
+            stats=dict(self.run_state.status.stats),
+            items_left=self.run_state.items_left,
+        )
         outcome = "aborted" if final == Status.ABORTED else self.outcome
         return self._result(outcome, run_state=state_name, left=self.run_state.items_left)
 
@@ -461,13 +534,25 @@ class Tick:
                 self.trigger.run_now(self.name)
                 continuation = True
             except (StoreUnavailable, Conflict) as err:
-                event(logging.WARNING, "continuation request failed; the next scheduled tick "
-                      "resumes", process=self.name, slot=self.slot, detail=str(err))
-        event(logging.INFO, "tick stopped with work left", process=self.name, slot=self.slot,
-              instance=self.instance, epoch=self.epoch, processed=self.processed,
-              items_left=left, continuation=continuation)
-        return self._result(self.outcome, run_state="ACTIVE", left=left,
-                            continuation=continuation)
+                event(
+                    logging.WARNING,
+                    "continuation request failed; the next scheduled tick resumes",
+                    process=self.name,
+                    slot=self.slot,
+                    detail=str(err),
+                )
+        event(
+            logging.INFO,
+            "tick stopped with work left",
+            process=self.name,
+            slot=self.slot,
+            instance=self.instance,
+            epoch=self.epoch,
+            processed=self.processed,
+            items_left=left,
+            continuation=continuation,
+        )
+        return self._result(self.outcome, run_state="ACTIVE", left=left, continuation=continuation)
 
     def _items_left(self) -> int:
         """Items still pending in the slot: the stored count less this tick's queued writes."""
@@ -485,5 +570,3 @@ class Tick:
             errors=self.item_errors,
             **kwargs,
         )
-
-

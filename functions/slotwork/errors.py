@@ -1,8 +1,9 @@
 """Every exception slotwork raises, in one place.
 
 Each class carries its HTTP status and google.rpc code, so the API and the
-``run`` function map errors to statuses from here alone; Google client exceptions are translated at the
-store boundary and never reach a worker or the API layer.
+``run`` function map errors to statuses from here alone. Google client
+exceptions are translated at the store boundary and never reach a worker
+or the API layer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ class SlotworkError(Exception):
 
     def body(self) -> dict[str, object]:
         """The JSON error body, Google API style."""
-        return {"error": {"code": self.http_status, "status": self.rpc_status, "message": str(self)}}
+        return {
+            "error": {"code": self.http_status, "status": self.rpc_status, "message": str(self)}
+        }
 
 
 class InvalidArgument(SlotworkError):
@@ -65,7 +68,7 @@ class LeaseLost(SlotworkError):
     rpc_status = "ABORTED"
 
 
-class Gone(Exception):  # noqa: N818 (the name is part of the public contract)
+class Gone(Exception):
     """Raised by a worker's ``cleanup`` when the thing to clean is already gone.
 
     It counts as cleaned, as the seed library's ignored 403/404 errors did.

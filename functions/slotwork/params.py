@@ -46,7 +46,9 @@ def _check_key(key: object, field: str) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidArgument(f"{field} keys must be non-empty strings")
     if len(key.encode("utf-8")) > MAX_PARAM_KEY_BYTES:
-        raise InvalidArgument(f"{field} key {key[:40]!r}... is longer than {MAX_PARAM_KEY_BYTES} bytes")
+        raise InvalidArgument(
+            f"{field} key {key[:40]!r}... is longer than {MAX_PARAM_KEY_BYTES} bytes"
+        )
     return key
 
 

@@ -24,7 +24,10 @@ ABORT = ErrorAction.ABORT
 
 @dataclass(frozen=True)
 class Item:
-    """One work item as a worker sees it. ``params`` is a copy: mutating it changes nothing stored."""
+    """One work item as a worker sees it.
+
+    ``params`` is a copy: mutating it changes nothing stored.
+    """
 
     name: str
     params: Params

@@ -87,9 +87,10 @@ class Registry:
                 if snap is None:
                     creates[name] = {"schema_version": SCHEMA_VERSION, "name": name, **doc}
                     results.append(Registration(name, created=True, changed=True))
-                elif snap.data.get("list") == ACTIVE and params_from_doc(
-                    snap.data.get("params")
-                ) == params:
+                elif (
+                    snap.data.get("list") == ACTIVE
+                    and params_from_doc(snap.data.get("params")) == params
+                ):
                     results.append(Registration(name, created=False, changed=False))
                 else:
                     updates.append(ItemWrite(name, doc, snap.update_time))
@@ -126,4 +127,3 @@ class Registry:
             except PreconditionFailed:
                 continue
         raise conflict_after_retries(f"unregistering {name!r} in {process}")
-

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -37,7 +37,7 @@ MAX_BATCH = 500
 _PRECONDITION = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound, gexc.Conflict)
 
 
-class PreconditionFailed(Exception):  # noqa: N818
+class PreconditionFailed(Exception):
     """A conditional write lost to a concurrent writer (internal to the engine)."""
 
 
@@ -85,10 +85,10 @@ class FirestoreStore:
         return self.client.collection(self.collection).document(process)
 
     def work_ref(self, process: str) -> firestore.CollectionReference:
-        return self.process_ref(process).collection(WORK)
+        return cast(firestore.CollectionReference, self.process_ref(process).collection(WORK))
 
     def runs_ref(self, process: str) -> firestore.CollectionReference:
-        return self.process_ref(process).collection(RUNS)
+        return cast(firestore.CollectionReference, self.process_ref(process).collection(RUNS))
 
     # -- process document ---------------------------------------------------
     def read_process(self, process: str) -> ProcessSnapshot:
@@ -184,7 +184,7 @@ class FirestoreStore:
         total = 0
         try:
             for list_name in (ACTIVE, CLEANUP):
-                query = (
+                query: Any = (
                     self.work_ref(process)
                     .where(filter=FieldFilter("list", "==", list_name))
                     .where(filter=FieldFilter("done_slot", "<", slot))
@@ -258,7 +258,9 @@ class FirestoreStore:
             q = q.where(filter=FieldFilter("status.state", "==", state))
         q = q.order_by(FieldPath.document_id())
         if start_after is not None:
-            q = q.start_after({FieldPath.document_id(): self.work_ref(process).document(start_after)})
+            q = q.start_after(
+                {FieldPath.document_id(): self.work_ref(process).document(start_after)}
+            )
         try:
             return [
                 ItemSnapshot(d.id, d.to_dict() or {}, d.update_time)

@@ -51,7 +51,7 @@ class CloudSchedulerTrigger:
                 self._client = scheduler_v1.CloudSchedulerClient(
                     transport="rest",
                     client_options={"api_endpoint": self.endpoint},
-                    credentials=AnonymousCredentials(),
+                    credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
                 )
             else:
                 self._client = scheduler_v1.CloudSchedulerClient()

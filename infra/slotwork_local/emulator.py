@@ -71,7 +71,9 @@ class Emulator:
 
     def reset(self) -> None:
         """Delete every document (the emulator's DELETE-all endpoint)."""
-        url = f"http://{self.host}/emulator/v1/projects/{self.project}/databases/(default)/documents"
+        url = (
+            f"http://{self.host}/emulator/v1/projects/{self.project}/databases/(default)/documents"
+        )
         request = urllib.request.Request(url, method="DELETE")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
@@ -143,9 +145,7 @@ def start(
             args.append(f"--import-data={metadata}")
         args.append(f"--export-on-exit={data_dir}")
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     emulator = Emulator(process=process, port=port, project=project)
     try:
         wait_ready(emulator.host, process, READY_TIMEOUT_SECONDS)

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))
-        stale = [n for n in OUTPUTS if not filecmp.cmp(Path(tmp) / n, SCHEMA_DIR / n, shallow=False)]
+        stale = [
+            n for n in OUTPUTS if not filecmp.cmp(Path(tmp) / n, SCHEMA_DIR / n, shallow=False)
+        ]
     if stale:
         print(f"generated code is stale, run `make proto`: {', '.join(stale)}", file=sys.stderr)
         return 1

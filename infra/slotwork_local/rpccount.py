@@ -102,11 +102,12 @@ class _CountingStream:
 def counting_client(project: str, emulator_host: str) -> tuple[firestore.Client, Counts]:
     """A Firestore client on the emulator at ``emulator_host`` whose calls are counted."""
     counts = Counts()
-    channel = grpc.intercept_channel(
-        grpc.insecure_channel(emulator_host), _Interceptor(counts)
+    channel = grpc.intercept_channel(grpc.insecure_channel(emulator_host), _Interceptor(counts))
+    client = firestore.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
     )
-    client = firestore.Client(project=project, credentials=AnonymousCredentials())
-    client._firestore_api_internal = FirestoreClient(  # noqa: SLF001
+    client._firestore_api_internal = FirestoreClient(
         transport=FirestoreGrpcTransport(channel=channel)
     )
     return client, counts

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
@@ -25,7 +25,7 @@ _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 _DURATION = Duration.DESCRIPTOR.full_name
 
 
-def _value_to_doc(field: FieldDescriptor, value: Any) -> Any:
+def _value_to_doc(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         name = field.message_type.full_name
         if name == _TIMESTAMP:
@@ -42,6 +42,7 @@ def to_doc(message: Message) -> dict[str, Any]:
     """The Firestore map of ``message`` (set fields only)."""
     doc: dict[str, Any] = {}
     for field, value in message.ListFields():
+        field = cast(Any, field)
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             value_field = field.message_type.fields_by_name["value"]
             doc[field.name] = {k: _value_to_doc(value_field, v) for k, v in value.items()}
@@ -52,17 +53,17 @@ def to_doc(message: Message) -> dict[str, Any]:
     return doc
 
 
-def _set_message(field: FieldDescriptor, target: Message, raw: Any) -> None:
+def _set_message(field: Any, target: Any, raw: Any) -> None:
     name = field.message_type.full_name
     if name == _TIMESTAMP:
-        target.FromDatetime(as_utc(raw))  # type: ignore[attr-defined]
+        target.FromDatetime(as_utc(raw))
     elif name == _DURATION:
-        target.FromTimedelta(timedelta(seconds=float(raw)))  # type: ignore[attr-defined]
+        target.FromTimedelta(timedelta(seconds=float(raw)))
     else:
         _fill(target, raw)
 
 
-def _enum_value(field: FieldDescriptor, raw: Any) -> int:
+def _enum_value(field: Any, raw: Any) -> int:
     if isinstance(raw, str):
         value = field.enum_type.values_by_name.get(raw)
         return value.number if value is not None else 0
@@ -70,7 +71,7 @@ def _enum_value(field: FieldDescriptor, raw: Any) -> int:
 
 
 def _fill(message: Message, data: Mapping[str, Any]) -> None:
-    fields = message.DESCRIPTOR.fields_by_name
+    fields: dict[str, Any] = dict(message.DESCRIPTOR.fields_by_name)
     for key, raw in data.items():
         field = fields.get(key)
         if field is None or raw is None:
