@@ -125,7 +125,6 @@ class Tick:
         self.clock = clock
         self.trigger = trigger
         self.instance = instance
-        self.budget = Budget(clock, clock() + timedelta(seconds=config.deadline), config.deadline)
         self.writes: dict[str, ItemWrite] = {}  # queued until the next checkpoint
         self.processed = 0
         self.cleaned = 0
@@ -141,6 +140,9 @@ class Tick:
             observe(snap.read_time)
         state = snap.process
         now = self.clock()
+        # The deadline counts from here, on the clock as anchored by this read.
+        deadline = self.config.deadline
+        self.budget = Budget(self.clock, now + timedelta(seconds=deadline), deadline)
         frequency = effective_frequency(state, self.definition, self.config.min_frequency)
         slot = rules.slot_of(now, frequency)
         late = (
