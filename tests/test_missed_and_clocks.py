@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import new_client
 from google.cloud import firestore
-from helpers import HOUR, START, FakeClock, RecordingWorker, counter_ids
-from slotwork_local.emulator import Emulator
 
 import slotwork
 from slotwork.clock import ServerAnchoredClock, system_clock
 from slotwork.schema import Status
+from slotwork_local.emulator import Emulator
+
+from conftest import new_client
+from helpers import HOUR, START, FakeClock, RecordingWorker, counter_ids
 
 
 def make_app(
