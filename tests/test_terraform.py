@@ -1,0 +1,552 @@
+"""The Terraform deployment (terraform/) agrees with the code (functions/).
+
+Offline: the HCL is parsed with python-hcl2, nothing talks to a provider or
+to Firestore. `terraform fmt -check` and checkov run separately in CI.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import re
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hcl2.api import load as hcl_load
+from hcl2.api import loads as hcl_loads
+
+from slotwork.config import ENV_VARS
+from slotwork.indexes import COMPOSITE_INDEXES
+
+REPO = Path(__file__).resolve().parents[1]
+TF_DIR = REPO / "terraform"
+FUNCTIONS_DIR = REPO / "functions"
+PROCESSES_FILE = TF_DIR / "processes.auto.tfvars.json"
+
+# The job id the engine runs on continuation and :run (DESIGN: `slotwork-P`).
+JOB_ID_PREFIX = "slotwork-"
+# Only the local scheduler stand-in sets this; in the cloud it must stay unset.
+LOCAL_ONLY_ENV_VARS = {"SLOTWORK_SCHEDULER_ENDPOINT"}
+PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
+HTTP_ATTEMPT_DEADLINE_LIMIT = 1800  # Cloud Scheduler: 30 min at most for HTTP targets
+
+
+# ---------------------------------------------------------------------------
+# Reading the HCL
+#
+# Two parsers answer to `import hcl2`: python-hcl2 (strings keep their
+# quotes, block markers) and checkov's bc-python-hcl2 (every attribute value
+# wrapped in a one-element list). `_clean` removes quotes and markers; `attr`
+# unwraps attribute values when the parser wraps them. Blocks are lists of
+# dicts in both.
+# ---------------------------------------------------------------------------
+
+
+@cache
+def _wraps_attributes() -> bool:
+    return isinstance(hcl_loads('probe = "x"\n')["probe"], list)
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('\\"', '"')
+    return text
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            _unquote(k): _clean(v)
+            for k, v in value.items()
+            if not re.fullmatch(r"__\w+__", _unquote(k))
+        }
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return _unquote(value)
+    return value
+
+
+_MISSING = object()
+
+
+def attr(body: dict[str, Any], name: str, default: Any = _MISSING) -> Any:
+    """The value of attribute ``name`` of a block body."""
+    if name not in body:
+        if default is _MISSING:
+            raise KeyError(f"attribute {name!r} not set (has {sorted(body)})")
+        return default
+    value = body[name]
+    if _wraps_attributes():
+        assert isinstance(value, list) and len(value) == 1, (name, value)
+        return value[0]
+    return value
+
+
+def blocks(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The nested blocks ``name`` of a block body (possibly none)."""
+    found = body.get(name, [])
+    assert isinstance(found, list), (name, found)
+    return found
+
+
+def block(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """The one nested block ``name`` of a block body."""
+    found = blocks(body, name)
+    assert len(found) == 1, f"expected one {name} block, found {len(found)}"
+    return found[0]
+
+
+@cache
+def _files() -> dict[str, dict[str, Any]]:
+    parsed = {}
+    for path in sorted(TF_DIR.glob("*.tf")):
+        with path.open() as fh:
+            parsed[path.name] = _clean(hcl_load(fh))
+    assert parsed, f"no .tf files in {TF_DIR}"
+    return parsed
+
+
+def _top(kind: str) -> Iterator[dict[str, Any]]:
+    for doc in _files().values():
+        yield from doc.get(kind, [])
+
+
+@cache
+def resources() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for entry in _top("resource"):
+        for rtype, named in entry.items():
+            for rname, body in named.items():
+                found[(rtype, rname)] = body
+    return found
+
+
+def resources_of(rtype: str) -> dict[str, dict[str, Any]]:
+    return {name: body for (kind, name), body in resources().items() if kind == rtype}
+
+
+def resource(rtype: str, name: str) -> dict[str, Any]:
+    assert (rtype, name) in resources(), f"{rtype}.{name} is not defined in terraform/"
+    return resources()[(rtype, name)]
+
+
+@cache
+def variables() -> dict[str, dict[str, Any]]:
+    return {name: body for entry in _top("variable") for name, body in entry.items()}
+
+
+@cache
+def outputs() -> dict[str, dict[str, Any]]:
+    return {name: body for entry in _top("output") for name, body in entry.items()}
+
+
+@cache
+def locals_() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for entry in _top("locals"):
+        for name in entry:
+            assert name not in found, f"local.{name} defined twice"
+            found[name] = attr(entry, name)
+    return found
+
+
+def resolve(value: Any) -> Any:
+    """Follow a bare ``${local.x}`` reference to the local's expression."""
+    while isinstance(value, str) and (m := re.fullmatch(r"\$\{local\.(\w+)\}", value)):
+        value = locals_()[m.group(1)]
+    return value
+
+
+def expr(value: Any) -> str:
+    """An attribute value as one string, for checks on references."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def variable_default(name: str) -> Any:
+    return attr(variables()[name], "default")
+
+
+def _optional_defaults(type_expr: str) -> dict[str, Any]:
+    """``attr = optional(type, default)`` pairs of an object type expression."""
+    defaults: dict[str, Any] = {}
+    pattern = r"(\w+)['\"]?\s*[:=]\s*['\"]?\$?\{?optional\((\w+),\s*([^)]+)\)"
+    for m in re.finditer(pattern, type_expr):
+        raw = m.group(3).strip().strip("'\"")
+        defaults[m.group(1)] = int(raw) if raw.isdigit() else raw
+    return defaults
+
+
+@cache
+def run_function_settings() -> dict[str, Any]:
+    """The run function's settings as deployed: the optional() defaults of
+    var.run_function overridden by its default value (no tfvars set it)."""
+    body = variables()["run_function"]
+    settings = _optional_defaults(expr(attr(body, "type")))
+    settings.update(attr(body, "default") or {})
+    return settings
+
+
+@cache
+def processes_file() -> dict[str, dict[str, Any]]:
+    data = json.loads(PROCESSES_FILE.read_text())
+    assert set(data) == {"processes"}, "processes.auto.tfvars.json holds only `processes`"
+    processes = data["processes"]
+    assert isinstance(processes, dict)
+    return processes
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _code_processes() -> list[Any]:
+    if str(FUNCTIONS_DIR) not in sys.path:
+        sys.path.insert(0, str(FUNCTIONS_DIR))
+    module = importlib.import_module("processes")
+    assert Path(module.__file__ or "").resolve().parent == FUNCTIONS_DIR, module.__file__
+    return list(module.PROCESSES)
+
+
+# ---------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------
+
+FUNCTIONS = ("run", "api")
+
+
+def test_the_two_functions_are_defined_with_the_contract_entry_points() -> None:
+    functions = resources_of("google_cloudfunctions2_function")
+    assert set(functions) == set(FUNCTIONS)
+    for name, body in functions.items():
+        assert attr(block(body, "build_config"), "entry_point") == name
+
+
+def test_every_entry_point_is_a_top_level_function_of_main_py() -> None:
+    tree = ast.parse((FUNCTIONS_DIR / "main.py").read_text())
+    defined = {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    for name, body in resources_of("google_cloudfunctions2_function").items():
+        entry_point = attr(block(body, "build_config"), "entry_point")
+        assert entry_point in defined, (
+            f"function {name}: entry_point {entry_point!r} is not a top-level function of "
+            f"functions/main.py (it defines {sorted(defined)})"
+        )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_sets_every_env_var_the_engine_reads(function: str) -> None:
+    service = block(resource("google_cloudfunctions2_function", function), "service_config")
+    env = resolve(attr(service, "environment_variables"))
+    assert isinstance(env, dict), f"environment_variables must be a map literal, got {env!r}"
+    expected = set(ENV_VARS) - LOCAL_ONLY_ENV_VARS
+    assert expected <= set(env), f"not set: {sorted(expected - set(env))}"
+    assert not LOCAL_ONLY_ENV_VARS & set(env), (
+        "SLOTWORK_SCHEDULER_ENDPOINT is for the local stand-in only"
+    )
+    assert set(env) <= set(ENV_VARS), f"not read by the engine: {sorted(set(env) - set(ENV_VARS))}"
+
+
+def test_env_values_are_wired_to_the_inputs() -> None:
+    env = resolve(
+        attr(
+            block(resource("google_cloudfunctions2_function", "run"), "service_config"),
+            "environment_variables",
+        )
+    )
+    assert env["SLOTWORK_PROCESSES"] == "processes"
+    assert env["GOOGLE_CLOUD_PROJECT"] == "${var.project_id}"
+    assert env["SLOTWORK_COLLECTION"] == "${var.collection}"
+    assert "var.run_function.engine_deadline_seconds" in env["SLOTWORK_DEADLINE_SECONDS"]
+    assert "var.lease_seconds" in env["SLOTWORK_LEASE_SECONDS"]
+    assert "var.min_frequency_seconds" in env["SLOTWORK_MIN_FREQUENCY_SECONDS"]
+    assert (
+        resolve(env["SLOTWORK_SCHEDULER_PARENT"])
+        == "projects/${var.project_id}/locations/${var.region}"
+    )
+    api_env = attr(
+        block(resource("google_cloudfunctions2_function", "api"), "service_config"),
+        "environment_variables",
+    )
+    assert resolve(api_env) == env, "both functions read the same configuration"
+
+
+def test_functions_run_as_the_runtime_service_account_with_the_hashed_source() -> None:
+    source_object = resource("google_storage_bucket_object", "source")
+    assert "data.archive_file.functions.output_" in attr(source_object, "name"), (
+        "the zip is named after its hash"
+    )
+    archive = _top_data("archive_file", "functions")
+    assert attr(archive, "source_dir").endswith("/../functions")
+    for name in FUNCTIONS:
+        body = resource("google_cloudfunctions2_function", name)
+        storage = block(block(block(body, "build_config"), "source"), "storage_source")
+        assert attr(storage, "object") == "${google_storage_bucket_object.source.name}"
+        service = block(body, "service_config")
+        assert attr(service, "service_account_email") == "${google_service_account.runtime.email}"
+        assert attr(service, "ingress_settings")
+
+
+def _top_data(dtype: str, name: str) -> dict[str, Any]:
+    for entry in _top("data"):
+        if dtype in entry and name in entry[dtype]:
+            body: dict[str, Any] = entry[dtype][name]
+            return body
+    raise AssertionError(f"data.{dtype}.{name} is not defined")
+
+
+def test_source_bucket_is_private_uniform_and_versioned() -> None:
+    bucket = resource("google_storage_bucket", "source")
+    assert attr(bucket, "uniform_bucket_level_access") is True
+    assert attr(bucket, "public_access_prevention") == "enforced"
+    assert attr(block(bucket, "versioning"), "enabled") is True
+
+
+# ---------------------------------------------------------------------------
+# Scheduler jobs
+# ---------------------------------------------------------------------------
+
+
+def test_processes_file_has_the_shape_the_local_scheduler_reads() -> None:
+    retry_keys = {
+        "retry_count",
+        "min_backoff_seconds",
+        "max_backoff_seconds",
+        "max_doublings",
+        "max_retry_duration_seconds",
+    }
+    assert processes_file(), "at least one process"
+    for name, spec in processes_file().items():
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", name), name
+        assert len(spec["schedule"].split()) == 5, f"{name}: unix-cron has five fields"
+        assert isinstance(spec["time_zone"], str) and spec["time_zone"]
+        assert isinstance(spec["attempt_deadline_seconds"], int)
+        assert set(spec["retry"]) == retry_keys, name
+
+
+def test_every_process_in_the_code_has_a_scheduler_job() -> None:
+    in_code = {p.name for p in _code_processes()}
+    in_terraform = set(processes_file())
+    assert in_code <= in_terraform, f"processes without a job: {sorted(in_code - in_terraform)}"
+    assert in_terraform <= in_code, (
+        f"jobs for processes the code does not define: {sorted(in_terraform - in_code)}"
+    )
+
+
+def test_one_job_per_process_named_as_the_engine_expects() -> None:
+    job = resource("google_cloud_scheduler_job", "tick")
+    assert attr(job, "for_each") == "${var.processes}"
+    assert attr(job, "name") == "${local.job_ids[each.key]}"
+    assert locals_()["job_id_prefix"] == "${local.name}-"
+    assert locals_()["name"] + "-" == JOB_ID_PREFIX
+    job_ids = locals_()["job_ids"]
+    assert "var.processes" in job_ids and "${local.job_id_prefix}${process}" in job_ids
+    triggers = importlib.import_module("slotwork.triggers")
+    assert triggers.job_id("ttl-sweeper") == JOB_ID_PREFIX + "ttl-sweeper"
+    assert attr(job, "region") == "${var.region}", "jobs live under SLOTWORK_SCHEDULER_PARENT"
+
+
+def test_job_posts_the_process_to_run_with_an_oidc_token() -> None:
+    target = block(resource("google_cloud_scheduler_job", "tick"), "http_target")
+    run_url = "${google_cloudfunctions2_function.run.service_config[0].uri}"
+    assert attr(target, "http_method") == "POST"
+    assert attr(target, "uri") == run_url
+    assert attr(target, "headers") == {"Content-Type": "application/json"}
+    body = re.sub(r"[\s'\"]", "", attr(target, "body"))
+    each_key = r"(\$\{each\.key\}|each\.key)"
+    assert re.fullmatch(
+        rf"\$\{{base64encode\(jsonencode\(\{{process[:=]{each_key}\}}\)\)\}}", body
+    ), body
+    oidc = block(target, "oidc_token")
+    assert attr(oidc, "service_account_email") == "${google_service_account.scheduler.email}"
+    assert attr(oidc, "audience") == run_url
+
+
+def test_job_retry_and_deadline_come_from_the_processes_file() -> None:
+    job = resource("google_cloud_scheduler_job", "tick")
+    assert attr(job, "attempt_deadline") == "${each.value.attempt_deadline_seconds}s"
+    retry = block(job, "retry_config")
+    assert attr(retry, "retry_count") == "${each.value.retry.retry_count}"
+    assert attr(retry, "max_doublings") == "${each.value.retry.max_doublings}"
+    for field, key in (
+        ("min_backoff_duration", "min_backoff_seconds"),
+        ("max_backoff_duration", "max_backoff_seconds"),
+        ("max_retry_duration", "max_retry_duration_seconds"),
+    ):
+        assert attr(retry, field) == f"${{each.value.retry.{key}}}s"
+
+
+@pytest.mark.parametrize("process", sorted(processes_file()))
+def test_deadlines_nest_engine_then_attempt_then_timeout(process: str) -> None:
+    settings = run_function_settings()
+    engine = settings["engine_deadline_seconds"]
+    timeout = settings["timeout_seconds"]
+    attempt = processes_file()[process]["attempt_deadline_seconds"]
+    assert engine < attempt <= min(HTTP_ATTEMPT_DEADLINE_LIMIT, timeout), (engine, attempt, timeout)
+
+
+def test_deadlines_are_wired_to_the_same_inputs_terraform_checks() -> None:
+    run = resource("google_cloudfunctions2_function", "run")
+    assert (
+        attr(block(run, "service_config"), "timeout_seconds")
+        == "${var.run_function.timeout_seconds}"
+    )
+    job = resource("google_cloud_scheduler_job", "tick")
+    conditions = [attr(p, "condition") for p in blocks(block(job, "lifecycle"), "precondition")]
+    text = " ".join(conditions).replace(" ", "")
+    assert "var.run_function.engine_deadline_seconds<each.value.attempt_deadline_seconds" in text
+    assert "each.value.attempt_deadline_seconds<=min(1800,var.run_function.timeout_seconds)" in text
+
+
+def test_run_function_defaults_match_the_contract() -> None:
+    settings = run_function_settings()
+    assert settings["timeout_seconds"] == 540
+    assert settings["engine_deadline_seconds"] == 480
+    assert settings["memory"] == "512Mi"
+
+
+# ---------------------------------------------------------------------------
+# IAM
+# ---------------------------------------------------------------------------
+
+
+def _iam_resources() -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        key: body
+        for key, body in resources().items()
+        if key[0].endswith(("_iam_member", "_iam_binding", "_iam_policy"))
+    }
+
+
+def test_no_public_member_anywhere() -> None:
+    for (rtype, name), body in _iam_resources().items():
+        assert not rtype.endswith(("_iam_policy", "_iam_binding")), (
+            f"{rtype}.{name}: grant per member"
+        )
+        member = attr(body, "member")
+        assert member not in PUBLIC_MEMBERS, f"{rtype}.{name} grants {member}"
+    # Outside the validation that rejects them, no .tf or tfvars file names a public member.
+    for doc_name, doc in _files().items():
+        for kind, entries in doc.items():
+            for entry in entries:
+                if kind == "variable":
+                    entry = {
+                        n: {k: v for k, v in b.items() if k != "validation"}
+                        for n, b in entry.items()
+                    }
+                for text in _strings(entry):
+                    assert not any(m in text for m in PUBLIC_MEMBERS), f"{doc_name}: {text}"
+    for path in TF_DIR.glob("*.tfvars*"):
+        assert not any(m in path.read_text() for m in PUBLIC_MEMBERS), path.name
+    assert variable_default("api_members") == []
+    rejecting = " ".join(
+        attr(v, "condition") for v in blocks(variables()["api_members"], "validation")
+    )
+    assert all(m in rejecting for m in PUBLIC_MEMBERS), "api_members rejects public members"
+
+
+def test_run_is_invoked_only_by_the_scheduler_and_api_only_by_api_members() -> None:
+    invokers = resources_of("google_cloud_run_service_iam_member")
+    assert set(invokers) == {"run_invoker", "api_invoker"}
+    run, api = invokers["run_invoker"], invokers["api_invoker"]
+    assert attr(run, "service") == "${google_cloudfunctions2_function.run.name}"
+    assert attr(run, "role") == "roles/run.invoker"
+    assert attr(run, "member") == "${google_service_account.scheduler.member}"
+    assert attr(api, "service") == "${google_cloudfunctions2_function.api.name}"
+    assert attr(api, "role") == "roles/run.invoker"
+    assert attr(api, "for_each") == "${toset(var.api_members)}"
+    assert attr(api, "member") == "${each.value}"
+    assert not resources_of("google_cloudfunctions2_function_iam_member")
+
+
+def test_runtime_gets_only_datastore_user_and_job_run_at_project_level() -> None:
+    project_grants = resources_of("google_project_iam_member")
+    runtime_roles = {
+        attr(body, "role")
+        for body in project_grants.values()
+        if attr(body, "member") == "${google_service_account.runtime.member}"
+    }
+    assert runtime_roles == {
+        "roles/datastore.user",
+        "${google_project_iam_custom_role.job_runner.name}",
+    }
+    role = resource("google_project_iam_custom_role", "job_runner")
+    assert attr(role, "permissions") in (["cloudscheduler.jobs.run"], "cloudscheduler.jobs.run")
+    for body in project_grants.values():
+        assert attr(body, "member") != "${google_service_account.scheduler.member}", (
+            "the invoker has no project role"
+        )
+        assert attr(body, "role") not in {"roles/owner", "roles/editor", "roles/viewer"}
+    # No one is allowed to act as (impersonate) any of these accounts.
+    assert not resources_of("google_service_account_iam_member")
+
+
+# ---------------------------------------------------------------------------
+# Firestore
+# ---------------------------------------------------------------------------
+
+
+def _index_key(
+    collection: str, fields: list[tuple[str, str]]
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    # Firestore appends __name__ in the direction of the last field: writing it out changes nothing.
+    if len(fields) > 1 and fields[-1][0] == "__name__" and fields[-1][1] == fields[-2][1]:
+        fields = fields[:-1]
+    return collection, tuple(fields)
+
+
+def test_composite_indexes_match_the_code_queries_both_ways() -> None:
+    in_terraform = {}
+    for name, body in resources_of("google_firestore_index").items():
+        assert attr(body, "query_scope") == "COLLECTION", name
+        assert attr(body, "database") == "${local.firestore_database}", name
+        fields = [(attr(f, "field_path"), attr(f, "order")) for f in blocks(body, "fields")]
+        in_terraform[_index_key(attr(body, "collection"), fields)] = name
+    in_code = {_index_key(i.collection_group, list(i.fields)) for i in COMPOSITE_INDEXES}
+    assert in_code <= set(in_terraform), (
+        f"indexes missing in firestore.tf: {sorted(in_code - set(in_terraform))}"
+    )
+    unused = {in_terraform[k] for k in set(in_terraform) - in_code}
+    assert not unused, f"indexes no query needs: {sorted(unused)}"
+
+
+# ---------------------------------------------------------------------------
+# Inputs and outputs
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(variables()))
+def test_every_variable_is_typed_described_and_validated(name: str) -> None:
+    body = variables()[name]
+    assert attr(body, "type", None), f"var.{name} has no type"
+    assert str(attr(body, "description", "")).strip(), f"var.{name} has no description"
+    assert blocks(body, "validation"), f"var.{name} has no validation block"
+    for validation in blocks(body, "validation"):
+        assert str(attr(validation, "error_message")).strip()
+
+
+def test_outputs_give_urls_service_accounts_and_job_names() -> None:
+    required = {
+        "run_function_url",
+        "api_function_url",
+        "runtime_service_account_email",
+        "scheduler_service_account_email",
+        "scheduler_job_names",
+    }
+    assert required <= set(outputs()), f"missing outputs: {sorted(required - set(outputs()))}"
+    for name, body in outputs().items():
+        assert str(attr(body, "description", "")).strip(), f"output {name} has no description"
