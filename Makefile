@@ -5,6 +5,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov lives in a venv of its own: its bc-python-hcl2 and the tests'
+# python-hcl2 install into the same `hcl2` package and would clobber each other.
+TOOLS := .venv-tools
 
 .PHONY: run test test-long bench proto lint setup check-prereqs
 
@@ -13,6 +16,9 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet 'checkov>=3.2'
 	@touch $(STAMP)
 
 setup: $(STAMP)

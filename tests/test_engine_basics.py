@@ -251,3 +251,9 @@ def test_invalid_names_and_params_are_rejected_before_any_write(app: slotwork.Ap
         app.register_many("keys", [("ok", None), ("bad", {"int_params": {"n": "x"}})])
     with pytest.raises(slotwork.NotFound):
         app.get_work("keys", "ok")
+
+
+def test_new_settings_replace_the_old_ones_whole(app: slotwork.App) -> None:
+    app.update_settings("keys", settings={"string_params": {"a": "1", "b": "2"}})
+    state = app.update_settings("keys", settings={"string_params": {"a": "3"}})
+    assert dict(state.settings.string_params) == {"a": "3"}

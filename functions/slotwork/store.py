@@ -115,8 +115,10 @@ class FirestoreStore:
         """An unconditional merge into the process document (settings, pause)."""
         fields = {"schema_version": SCHEMA_VERSION, "process_name": process, **fields}
         try:
+            # Merge by top-level field: each named field is replaced whole, so
+            # new settings drop the keys the old ones had.
             self.process_ref(process).set(
-                fields, merge=True, retry=RETRY, timeout=CALL_TIMEOUT_SECONDS
+                fields, merge=list(fields), retry=RETRY, timeout=CALL_TIMEOUT_SECONDS
             )
         except gexc.GoogleAPICallError as err:
             raise unavailable("update of the process document", err) from err
@@ -229,11 +231,12 @@ class FirestoreStore:
                 item.fields,
                 option=self.client.write_option(last_update_time=item.read_time),
             )
-        batch.set(
-            self.process_ref(process),
-            {"schema_version": SCHEMA_VERSION, "process_name": process, **process_fields},
-            merge=True,
-        )
+        process_fields = {
+            "schema_version": SCHEMA_VERSION,
+            "process_name": process,
+            **process_fields,
+        }
+        batch.set(self.process_ref(process), process_fields, merge=list(process_fields))
         try:
             batch.commit(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
         except _PRECONDITION as err:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+TOOLS_BIN = ROOT / ".venv-tools" / "bin"  # checkov's own venv (see the Makefile)
 
 
 def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
