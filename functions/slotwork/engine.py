@@ -19,7 +19,7 @@ from slotwork.params import params_from_doc
 from slotwork.process import Item, Process
 from slotwork.schema import SCHEMA_VERSION, Lease, Params, Run, RunRecord, Status
 from slotwork.schema import Process as ProcessState
-from slotwork.schema.documents import from_doc, to_doc, ts_to_datetime
+from slotwork.schema.documents import to_doc, ts_to_datetime
 from slotwork.store import ACTIVE, CLEANUP, DROPPED, FirestoreStore, ItemWrite, PreconditionFailed
 from slotwork.triggers import Trigger
 
@@ -252,6 +252,7 @@ class Tick:
                     last_missed=missed[-1],
                 )
         run.status.progress_time.CopyFrom(_ts(now))
+        self.last_checkpoint = now
         self.run_state = run
         status = run.status
         self.tally = RunTally(stats=dict(status.stats))
@@ -328,16 +329,11 @@ class Tick:
         since = (self.clock() - self.last_checkpoint).total_seconds()
         return since >= self.config.checkpoint_seconds
 
-    @property
-    def last_checkpoint(self) -> datetime:
-        return ts_to_datetime(self.run_state.status.progress_time)
-
     def _handle(self, list_name: str, name: str, data: dict[str, Any], read_time: datetime) -> None:
         """Call the worker on one item and queue its new state."""
-        status = from_doc(Status, data.get("status"))
         settings = Params()
         settings.CopyFrom(self.settings)
-        item = Item(name=name, params=params_from_doc(data.get("params")), status=status)
+        item = Item(name, params_from_doc(data.get("params")), status_doc=data.get("status"))
         ctx = ItemContext(
             self.name, name, settings, self.slot, self.tally, self.clock, self.budget.remaining
         )
@@ -353,9 +349,7 @@ class Tick:
             if not gone:
                 ctx.add_error("worker raised Gone while processing an active item")
         except Exception as err:  # a worker's failure is the item's, never the tick's
-            ctx.add_error(
-                err if list_name == ACTIVE else error_text(f"clean up: {error_text(err)}")
-            )
+            ctx.add_error(err if list_name == ACTIVE else f"clean up: {error_text(err)}")
         finished = self.clock()
         self.budget.record_item((finished - started).total_seconds())
         if ctx.item_aborted:
@@ -393,6 +387,7 @@ class Tick:
 
     # -- checkpoints ------------------------------------------------------------
     def _sync_run(self, now: datetime) -> None:
+        self.last_checkpoint = now
         status = self.run_state.status
         status.progress_time.CopyFrom(_ts(now))
         status.stats.clear()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from slotwork.params import ParamsLike, to_params, validate_name
 from slotwork.schema.slotwork_pb2 import Params, Status
@@ -22,16 +23,37 @@ CONTINUE = ErrorAction.CONTINUE
 ABORT = ErrorAction.ABORT
 
 
-@dataclass(frozen=True)
 class Item:
-    """One work item as a worker sees it.
+    """One work item as a worker sees it: ``name``, ``params``, ``status``.
 
-    ``params`` is a copy: mutating it changes nothing stored.
+    ``params`` is a copy: mutating it changes nothing stored. ``status`` (the
+    item's status from its previous processing) is decoded on first use.
     """
 
-    name: str
-    params: Params
-    status: Status
+    __slots__ = ("_status", "_status_doc", "name", "params")
+
+    def __init__(
+        self,
+        name: str,
+        params: Params,
+        status: Status | None = None,
+        status_doc: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.params = params
+        self._status = status
+        self._status_doc = status_doc
+
+    @property
+    def status(self) -> Status:
+        if self._status is None:
+            from slotwork.schema.documents import from_doc
+
+            self._status = from_doc(Status, self._status_doc)
+        return self._status
+
+    def __repr__(self) -> str:
+        return f"Item(name={self.name!r})"
 
 
 class Context(Protocol):

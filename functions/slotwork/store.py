@@ -118,7 +118,10 @@ class FirestoreStore:
             # Merge by top-level field: each named field is replaced whole, so
             # new settings drop the keys the old ones had.
             self.process_ref(process).set(
-                fields, merge=list(fields), retry=RETRY, timeout=CALL_TIMEOUT_SECONDS
+                fields,
+                merge=list(fields),  # type: ignore[arg-type]  # documented: bool or field paths
+                retry=RETRY,
+                timeout=CALL_TIMEOUT_SECONDS,
             )
         except gexc.GoogleAPICallError as err:
             raise unavailable("update of the process document", err) from err
