@@ -17,9 +17,13 @@ import functions_framework
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from slotwork import App, logs
+from slotwork.api.framework import install
 from slotwork.deployment import build_app, run_tick
 
 logs.configure()
+# Answer what functions-framework's own routing rejects (a %0A in the path,
+# a // redirect) with JSON errors too.
+install(flask.current_app)
 
 
 @functools.cache

@@ -257,3 +257,10 @@ def test_new_settings_replace_the_old_ones_whole(app: slotwork.App) -> None:
     app.update_settings("keys", settings={"string_params": {"a": "1", "b": "2"}})
     state = app.update_settings("keys", settings={"string_params": {"a": "3"}})
     assert dict(state.settings.string_params) == {"a": "3"}
+
+
+def test_unpaired_surrogates_are_invalid_arguments(app: slotwork.App) -> None:
+    with pytest.raises(slotwork.InvalidArgument):
+        app.register("keys", "bad\ud800")
+    with pytest.raises(slotwork.InvalidArgument):
+        app.register("keys", "ok", {"string_params": {"k": "\udfff"}})

@@ -29,6 +29,7 @@ def validate_name(name: object, kind: str = "name") -> str:
         raise InvalidArgument(f"{kind} must be a string")
     if not name:
         raise InvalidArgument(f"{kind} must not be empty")
+    _check_utf8(name, kind)
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise InvalidArgument(f"{kind} must be at most {MAX_NAME_BYTES} bytes in UTF-8")
     if "/" in name:
@@ -42,9 +43,18 @@ def validate_name(name: object, kind: str = "name") -> str:
     return name
 
 
+def _check_utf8(text: str, what: str) -> None:
+    # An unpaired surrogate (a JSON escape like "\ud800") cannot be stored.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{what} is not valid Unicode (unpaired surrogate)") from None
+
+
 def _check_key(key: object, field: str) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidArgument(f"{field} keys must be non-empty strings")
+    _check_utf8(key, f"{field} key")
     if len(key.encode("utf-8")) > MAX_PARAM_KEY_BYTES:
         raise InvalidArgument(
             f"{field} key {key[:40]!r}... is longer than {MAX_PARAM_KEY_BYTES} bytes"
@@ -71,6 +81,7 @@ def _int_value(key: str, value: object) -> int:
 def _string_value(key: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"string_params[{key!r}] must be a string")
+    _check_utf8(value, f"string_params[{key!r}]")
     if len(value.encode("utf-8")) > MAX_STRING_PARAM_BYTES:
         raise InvalidArgument(
             f"string_params[{key!r}] is longer than {MAX_STRING_PARAM_BYTES} bytes"

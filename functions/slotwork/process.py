@@ -68,6 +68,10 @@ class Context(Protocol):
     @property
     def slot(self) -> datetime: ...
 
+    def now(self) -> datetime:
+        """The app's clock (aware UTC): use it instead of the wall clock."""
+        ...
+
     def remaining(self) -> float:
         """Seconds left before the tick's deadline."""
         ...

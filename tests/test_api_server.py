@@ -1,0 +1,119 @@
+"""The ``api`` target served by the real functions-framework server (gunicorn
+master and worker in their own process group), and what only it can show:
+Flask-level errors are JSON too, and raw paths keep their encoding.
+
+``api_server`` is the fixture helper the fuzz and CLI tests start it with.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from slotwork_local.emulator import Emulator, free_port, stop_group
+
+from conftest import PROJECT
+
+ROOT = Path(__file__).resolve().parents[1]
+READY_SECONDS = 30.0
+# functions/main.py plus the API's fit into functions-framework's Flask app, which
+# main.py is asked to make at import time; installing it twice is harmless.
+SOURCE = """\
+import flask
+from main import api, run  # noqa: F401
+from slotwork.api.framework import install
+install(flask.current_app)
+"""
+
+
+@contextmanager
+def api_server(env: Mapping[str, str], tmp: Path) -> Iterator[str]:
+    """Serve the ``api`` target on a free port; yields its base URL."""
+    source = tmp / "api_source.py"
+    source.write_text(SOURCE)
+    port = free_port()
+    path = [str(ROOT / "functions"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "functions-framework"),
+            "--target",
+            "api",
+            "--source",
+            str(source),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(path), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the gunicorn worker dies with the group
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"functions-framework exited with {process.returncode}")
+            try:
+                requests.get(f"{url}/openapi.json", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # polling for readiness, bounded by READY_SECONDS
+        yield url
+    finally:
+        stop_group(process)  # type: ignore[arg-type]
+
+
+def server_env(emulator: Emulator, collection: str) -> dict[str, str]:
+    """The environment of a server over the test emulator and sample_processes."""
+    return {
+        "FIRESTORE_EMULATOR_HOST": emulator.host,
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "SLOTWORK_PROCESSES": "sample_processes",
+        "SLOTWORK_COLLECTION": collection,
+        "SLOTWORK_MIN_FREQUENCY_SECONDS": "60",
+    }
+
+
+@pytest.fixture(scope="module")
+def url(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with api_server(server_env(emulator, "served"), tmp_path_factory.mktemp("api")) as base:
+        yield base
+
+
+@pytest.mark.parametrize("path", ["/processes/%0A", "/processes/noop/work/a%0Ab", "/favicon.ico"])
+def test_paths_flask_cannot_route_get_a_json_404(url: str, path: str) -> None:
+    response = requests.get(url + path, timeout=30)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_double_slash_is_not_redirected(url: str) -> None:
+    response = requests.get(f"{url}/processes//work", timeout=30, allow_redirects=False)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == 404
+
+
+def test_encoded_slash_and_percent_stay_inside_the_item_name(url: str) -> None:
+    refused = requests.put(f"{url}/processes/noop/work/a%2Fb", json={}, timeout=30)
+    assert refused.status_code == 400 and "'/'" in refused.json()["error"]["message"]
+    created = requests.put(f"{url}/processes/noop/work/100%2525", json={}, timeout=30)
+    assert created.status_code == 201 and created.json()["id"] == "100%25"
+
+
+def test_a_request_through_gunicorn_round_trips_unicode(url: str) -> None:
+    response = requests.put(f"{url}/processes/noop/work/caf%C3%A9 ✓", json={}, timeout=30)
+    assert response.status_code == 201 and response.json()["id"] == "café ✓"
