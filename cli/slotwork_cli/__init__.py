@@ -1,0 +1,1 @@
+"""``slotwork``: the command-line client of the slotwork HTTPS API."""
