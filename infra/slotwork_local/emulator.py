@@ -8,6 +8,7 @@ every process it started.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -163,3 +164,63 @@ def running(**kwargs: object) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+# -- export and import of a running emulator's data (the operator scripts) -----------------
+EXPORT_METADATA_SUFFIX = ".overall_export_metadata"
+
+
+def _post(host: str, path: str, body: dict[str, str]) -> None:
+    request = urllib.request.Request(
+        f"http://{host}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode("utf-8", errors="replace")[:500]
+        raise EmulatorError(f"the emulator refused {path}: HTTP {err.code} {detail}") from err
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+        raise EmulatorError(f"no emulator answers at {host}: {err}") from err
+
+
+def find_export_metadata(path: Path) -> Path:
+    """The newest ``*.overall_export_metadata`` at or under ``path`` (an export's entry file)."""
+    if path.is_file() and path.name.endswith(EXPORT_METADATA_SUFFIX):
+        return path
+    found = sorted(path.rglob(f"*{EXPORT_METADATA_SUFFIX}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise EmulatorError(f"no *{EXPORT_METADATA_SUFFIX} file at or under {path}")
+    return found[-1]
+
+
+def export_data(host: str, project: str, directory: Path) -> Path:
+    """Export every document of the emulator at ``host`` under ``directory``; the metadata file.
+
+    The emulator writes a new ``firestore_export_<time>`` folder on each export.
+    """
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    _post(
+        host,
+        f"/emulator/v1/projects/{project}:export",
+        {"database": f"projects/{project}/databases/(default)", "export_directory": str(directory)},
+    )
+    return find_export_metadata(directory)
+
+
+def import_data(host: str, project: str, path: Path) -> Path:
+    """Import an export (its folder or metadata file) into the emulator at ``host``.
+
+    Imported documents overwrite those with the same path; others are kept.
+    """
+    metadata = find_export_metadata(path.resolve())
+    _post(
+        host,
+        f"/emulator/v1/projects/{project}:import",
+        {"database": f"projects/{project}/databases/(default)", "export_directory": str(metadata)},
+    )
+    return metadata
