@@ -30,7 +30,7 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
         (
             "checkov",
             [
-                str(BIN / "checkov"),
+                str(TOOLS_BIN / "checkov"),
                 "-d",
                 "terraform",
                 "--framework",
@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, command in steps(pytest_args):
         print(f"==> {name}: {' '.join(command)}", flush=True)
         started = time.monotonic()
-        code = subprocess.call(command, cwd=ROOT)
+        try:
+            code = subprocess.call(command, cwd=ROOT)
+        except FileNotFoundError as err:
+            print(f"cannot run {command[0]}: {err}", file=sys.stderr)
+            code = 127
         took = time.monotonic() - started
         print(
             f"<== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {took:.1f} s", flush=True
