@@ -28,6 +28,8 @@ from slotwork.triggers import Trigger
 MAX_CHECKPOINT_ITEMS = 400
 # Lost precondition races (concurrent registers) a checkpoint retries before giving up.
 MAX_CHECKPOINT_ATTEMPTS = 8
+# Seconds a pending-items stream may outlive the tick's deadline.
+STREAM_GRACE_SECONDS = 10.0
 # Missed slots listed one by one in a run (all are counted).
 MAX_LISTED_MISSED_SLOTS = 100
 
@@ -304,24 +306,29 @@ class Tick:
 
     def _process_lists(self) -> bool:
         """Work through pending items; True when none is left (or the run aborted)."""
-        for list_name in (ACTIVE, CLEANUP):
-            for snap in self.store.pending(self.name, list_name, self.slot):
-                if self.tally.aborted:
-                    return True
-                if self.stop_requested or self.budget.exhausted():
+        for snap in self.store.pending(self.name, self.slot, self._stream_timeout):
+            if self.tally.aborted:
+                return True
+            if self.stop_requested or self.budget.exhausted():
+                return False
+            if self.clock() >= self.lease_expiry - timedelta(seconds=self.budget.margin()):
+                self._checkpoint()  # renew before starting: never work on an expired lease
+                if self.stop_requested:
                     return False
-                if self.clock() >= self.lease_expiry - timedelta(seconds=self.budget.margin()):
-                    self._checkpoint()  # renew before starting: never work on an expired lease
-                    if self.stop_requested:
-                        return False
-                if snap.name in self.writes:
-                    # Changed since we read it (a register): let the checkpoint drop
-                    # our stale write, then work on the new version.
-                    self._checkpoint()
-                self._handle(list_name, snap.name, snap.data, snap.update_time)
-                if self._checkpoint_due():
-                    self._checkpoint()
+            if snap.name in self.writes:
+                # Changed since we read it (a register): let the checkpoint drop
+                # our stale write, then work on the new version.
+                self._checkpoint()
+            list_name = CLEANUP if snap.data.get("list") == CLEANUP else ACTIVE
+            self._handle(list_name, snap.name, snap.data, snap.update_time)
+            if self._checkpoint_due():
+                self._checkpoint()
         return True
+
+    def _stream_timeout(self) -> float:
+        # The stream lives as long as the tick may; past that, a silent
+        # Firestore must end it rather than hold the tick forever.
+        return max(STREAM_GRACE_SECONDS, self.budget.remaining() + STREAM_GRACE_SECONDS)
 
     def _checkpoint_due(self) -> bool:
         if len(self.writes) >= self.config.checkpoint_items:

@@ -17,7 +17,8 @@ class CompositeIndex:
     fields: tuple[tuple[str, str], ...]  # (field path, "ASCENDING" | "DESCENDING")
 
 
-# Pending items: where list == X and done_slot < slot, order by done_slot, __name__.
+# Pending items: where list in [ACTIVE, CLEANUP] and done_slot < slot,
+# order by list, done_slot, __name__ (and the same filters counted).
 PENDING_WORK = CompositeIndex("work", (("list", "ASCENDING"), ("done_slot", "ASCENDING")))
 
 COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (PENDING_WORK,)

@@ -10,7 +10,9 @@ Google exceptions are translated here and never leave this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -20,9 +22,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from slotwork import indexes
 from slotwork.errors import Conflict, StoreUnavailable
-from slotwork.retries import CALL_TIMEOUT_SECONDS, RETRY
+from slotwork.retries import CALL_TIMEOUT_SECONDS, RETRY, TRANSIENT, backoff
 from slotwork.schema import SCHEMA_VERSION, Process, Work
 from slotwork.schema.documents import from_doc
 
@@ -31,6 +32,10 @@ RUNS = "runs"
 ACTIVE = Work.List.Name(Work.ACTIVE)
 CLEANUP = Work.List.Name(Work.CLEANUP)
 DROPPED = Work.List.Name(Work.DROPPED)
+# What the engine reads of a pending item.
+PENDING_FIELDS = ["list", "done_slot", "params", "status"]  # done_slot: for resume cursors
+# Times a broken pending-items stream is resumed before the tick gives up.
+MAX_STREAM_RESUMES = 5
 # Item writes per commit: Firestore's historical batch limit.
 MAX_BATCH = 500
 # What a lost precondition race looks like on the wire.
@@ -76,9 +81,17 @@ def unavailable(what: str, err: Exception) -> StoreUnavailable:
 class FirestoreStore:
     """slotwork's state in ``{collection}/{process}``, ``.../work/{item}``, ``.../runs/{slot}``."""
 
-    def __init__(self, client: firestore.Client, collection: str) -> None:
+    def __init__(
+        self,
+        client: firestore.Client,
+        collection: str,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.collection = collection
+        self.rng = rng or random.Random()
+        self.sleep = sleep
 
     # -- references ---------------------------------------------------------
     def process_ref(self, process: str) -> firestore.DocumentReference:
@@ -165,40 +178,62 @@ class FirestoreStore:
         return update_time
 
     # -- work items ---------------------------------------------------------
-    def pending(self, process: str, list_name: str, slot: datetime) -> Iterator[ItemSnapshot]:
-        """Items of ``list_name`` not yet done in ``slot``, longest-waiting first,
-        then by name, in one streamed query (the client resumes it from the
-        last document after a transient error). Uses ``indexes.PENDING_WORK``.
-        """
-        assert indexes.PENDING_WORK.fields[0][0] == "list"
-        query = (
+    def _pending_query(self, process: str, slot: datetime) -> Any:
+        # Active items sort before cleanup items (ACTIVE < CLEANUP), then the
+        # longest-waiting first, then by name. Uses ``indexes.PENDING_WORK``.
+        return (
             self.work_ref(process)
-            .where(filter=FieldFilter("list", "==", list_name))
+            .where(filter=FieldFilter("list", "in", [ACTIVE, CLEANUP]))
             .where(filter=FieldFilter("done_slot", "<", slot))
+        )
+
+    def pending(
+        self, process: str, slot: datetime, stream_timeout: Callable[[], float]
+    ) -> Iterator[ItemSnapshot]:
+        """Active then cleanup items not yet done in ``slot``, in one streamed query.
+
+        Only the fields a worker needs are read. Each (re)issued stream gets the
+        deadline ``stream_timeout()`` so a Firestore that stops answering ends
+        the stream instead of blocking the tick; a transient error resumes after
+        the last item read, a bounded number of times, with jittered backoff.
+        """
+        query = (
+            self._pending_query(process, slot)
+            .order_by("list")
             .order_by("done_slot")
             .order_by(FieldPath.document_id())
+            .select(PENDING_FIELDS)
         )
-        try:
-            for doc in query.stream(retry=RETRY):
-                yield ItemSnapshot(doc.id, doc.to_dict() or {}, doc.update_time)
-        except gexc.GoogleAPICallError as err:
-            raise unavailable("query of pending items", err) from err
+        last: Any = None
+        failures = 0
+        while True:
+            resumed = query if last is None else query.start_after(last)
+            try:
+                # retry=None: the client's own mid-stream retry has no bound.
+                for doc in resumed.stream(retry=None, timeout=stream_timeout()):
+                    last = doc
+                    failures = 0
+                    yield ItemSnapshot(doc.id, doc.to_dict() or {}, doc.update_time)
+                return
+            except TRANSIENT as err:
+                failures += 1
+                if failures > MAX_STREAM_RESUMES:
+                    raise unavailable("query of pending items", err) from err
+                self.sleep(backoff(failures, self.rng))
+            except gexc.GoogleAPICallError as err:
+                raise unavailable("query of pending items", err) from err
 
     def count_pending(self, process: str, slot: datetime) -> int:
-        """How many items are still pending in ``slot`` (two count aggregations)."""
-        total = 0
+        """How many items are still pending in ``slot`` (one count aggregation)."""
         try:
-            for list_name in (ACTIVE, CLEANUP):
-                query: Any = (
-                    self.work_ref(process)
-                    .where(filter=FieldFilter("list", "==", list_name))
-                    .where(filter=FieldFilter("done_slot", "<", slot))
-                )
-                result = query.count().get(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
-                total += int(result[0][0].value)
+            result = (
+                self._pending_query(process, slot)
+                .count()
+                .get(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
+            )
         except gexc.GoogleAPICallError as err:
             raise unavailable("count of pending items", err) from err
-        return total
+        return int(result[0][0].value)
 
     def get_items(self, process: str, names: Iterable[str]) -> dict[str, ItemSnapshot]:
         """The named items that exist, in one batched read."""
