@@ -23,7 +23,7 @@ from slotwork.config import (
 )
 from slotwork.engine import RUN_ID_FORMAT, EngineConfig, Tick, TickResult, effective_frequency
 from slotwork.errors import InvalidArgument, NotFound
-from slotwork.params import ParamsLike, params_to_doc, to_params, validate_name
+from slotwork.params import ParamsLike, params_to_doc, shorten, to_params, validate_name
 from slotwork.process import Process
 from slotwork.registry import Registration, Registry
 from slotwork.schema import CatchUp, Params, Work, WorkResponse
@@ -125,7 +125,7 @@ class App:
         try:
             return self.processes[process]
         except (KeyError, TypeError):
-            raise NotFound(f"process {process!r} not found") from None
+            raise NotFound(f"process {shorten(str(process))} not found") from None
 
     def tick(self, process: str) -> TickResult:
         """One tick of ``process``: claim its slot if due, work, checkpoint, hand over."""

@@ -4,12 +4,15 @@ and the per-item ``Context`` a worker receives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from slotwork import rules
+from slotwork.errors import InvalidArgument
+from slotwork.params import check_map_key
 from slotwork.process import ABORT, CONTINUE, ErrorAction
 from slotwork.schema import Params
 
@@ -17,12 +20,26 @@ MAX_ERROR_TEXT = 1024  # keeps a run's 25 kept errors far below the document lim
 
 
 def error_text(err: BaseException | str) -> str:
-    """A bounded, readable text for an error."""
+    """A bounded text for an error that Firestore can always store."""
+    try:
+        detail = str(err)
+    except Exception:  # a worker's exception whose __str__ fails must not escape
+        detail = "(unprintable)"
     if isinstance(err, BaseException):
-        text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        text = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
     else:
-        text = str(err)
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
+        text = detail
+    if len(text) > MAX_ERROR_TEXT:
+        text = text[: MAX_ERROR_TEXT - 3] + "..."
+    # Lone surrogates (os.fsdecode, surrogateescape) cannot be encoded: replace them.
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def stat_value(name: str, value: object) -> float:
+    """A stat increment Firestore can store: a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgument(f"stat {name!r}: the value must be a finite number, got {value!r}")
+    return float(value)
 
 
 @dataclass
@@ -98,11 +115,14 @@ class ItemContext:
         return self._remaining()
 
     def add_stat(self, name: str, value: float = 1) -> None:
-        self.stats[name] = self.stats.get(name, 0.0) + value
-        self._tally.add_stat(f"work.{name}", value)
+        check_map_key(name, "stat")
+        amount = stat_value(name, value)
+        self.stats[name] = self.stats.get(name, 0.0) + amount
+        self._tally.add_stat(f"work.{name}", amount)
 
     def add_run_stat(self, name: str, value: float = 1) -> None:
-        self._tally.add_stat(name, value)
+        check_map_key(name, "stat")
+        self._tally.add_stat(name, stat_value(name, value))
 
     def add_error(self, err: BaseException | str) -> ErrorAction:
         when = self._clock()

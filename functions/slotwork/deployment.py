@@ -18,6 +18,8 @@ from slotwork.logs import event
 from slotwork.process import Process
 from slotwork.triggers import CloudSchedulerTrigger, NoTrigger, Trigger
 
+MAX_LOG_DETAIL = 2000  # characters: a log entry stays far below Cloud Logging's 256 KiB
+
 
 def load_processes(module_name: str) -> list[Process]:
     """``PROCESSES`` of the module named by SLOTWORK_PROCESSES."""
@@ -54,8 +56,8 @@ def parse_run_body(raw: bytes) -> str:
         raise InvalidArgument('the body must be JSON {"process": NAME}')
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("the body is not valid JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidArgument("the body is not valid JSON (or nested too deeply)") from None
     if not isinstance(body, dict):
         raise InvalidArgument('the body must be a JSON object {"process": NAME}')
     unknown = set(body) - {"process"}
@@ -74,6 +76,6 @@ def run_tick(app: App, raw: bytes) -> tuple[int, dict[str, Any]]:
     except SlotworkError as err:
         # 5xx only for a fault worth a Scheduler retry (the store was unreachable).
         level = logging.ERROR if err.http_status >= 500 else logging.WARNING
-        event(level, "tick failed", status=err.http_status, detail=str(err))
+        event(level, "tick failed", status=err.http_status, detail=str(err)[:MAX_LOG_DETAIL])
         return err.http_status, err.body()
     return 200, result.to_json()

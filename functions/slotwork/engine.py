@@ -195,14 +195,21 @@ class Tick:
             )
         if abandoned is not None:
             self._write_abandoned(abandoned)
+        previous = state.lease
+        took_over = bool(previous.holder) and ts_to_datetime(previous.expire_time) > ts_to_datetime(
+            state.run.status.progress_time
+        )
         event(
-            logging.INFO,
-            f"slot {self.outcome}",
+            logging.WARNING if took_over else logging.INFO,
+            f"slot {self.outcome}" + (" after a lease expired unreleased" if took_over else ""),
             process=self.name,
             slot=self.slot,
             instance=self.instance,
             epoch=self.epoch,
             invocations=self.run_state.invocations,
+            previous_holder=previous.holder,
+            previous_epoch=previous.epoch,
+            previous_expiry=ts_to_datetime(previous.expire_time) if previous.holder else None,
         )
         return self._work()
 
@@ -311,10 +318,10 @@ class Tick:
                 return True
             if self.stop_requested or self.budget.exhausted():
                 return False
-            if self.clock() >= self.lease_expiry - timedelta(seconds=self.budget.margin()):
+            if self._lease_running_out():
                 self._checkpoint()  # renew before starting: never work on an expired lease
-                if self.stop_requested:
-                    return False
+                if self.stop_requested or self._lease_running_out():
+                    return False  # the renewal itself took too long: hand over
             if snap.name in self.writes:
                 # Changed since we read it (a register): let the checkpoint drop
                 # our stale write, then work on the new version.
@@ -324,6 +331,10 @@ class Tick:
             if self._checkpoint_due():
                 self._checkpoint()
         return True
+
+    def _lease_running_out(self) -> bool:
+        margin = timedelta(seconds=self.budget.margin())
+        return self.clock() >= self.lease_expiry - margin
 
     def _stream_timeout(self) -> float:
         # The stream lives as long as the tick may; past that, a silent
@@ -437,7 +448,7 @@ class Tick:
         self.writes = {}
         self.budget.record_checkpoint((self.clock() - started).total_seconds())
         event(
-            logging.DEBUG,
+            logging.INFO,
             "checkpoint",
             process=self.name,
             slot=self.slot,
@@ -489,6 +500,8 @@ class Tick:
         if final == Status.ABORTED:
             self.run_state.items_left = self._items_left()
             self.run_state.reason = f"more than {rules.MAX_RUN_ERRORS} errors in the run"
+        else:
+            self.run_state.items_left = 0
         finish_run(self.run_state, final, now, self.aggregate)
         extra: dict[str, Any] = {
             "aggregate_stats": dict(self.aggregate),

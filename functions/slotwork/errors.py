@@ -54,6 +54,13 @@ class StoreUnavailable(SlotworkError):
     rpc_status = "UNAVAILABLE"
 
 
+class StoreFailed(SlotworkError):
+    """Firestore refused a call for a reason retrying will not fix (HTTP 500)."""
+
+    http_status = 500
+    rpc_status = "INTERNAL"
+
+
 class SchemaTooNew(SlotworkError):
     """A stored document was written by a newer slotwork than this one."""
 

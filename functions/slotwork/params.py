@@ -51,15 +51,23 @@ def _check_utf8(text: str, what: str) -> None:
         raise InvalidArgument(f"{what} is not valid Unicode (unpaired surrogate)") from None
 
 
-def _check_key(key: object, field: str) -> str:
+def check_map_key(key: object, field: str) -> str:
+    """``key`` if Firestore can store it as a map key (params, stats), else InvalidArgument."""
     if not isinstance(key, str) or not key:
         raise InvalidArgument(f"{field} keys must be non-empty strings")
     _check_utf8(key, f"{field} key")
     if len(key.encode("utf-8")) > MAX_PARAM_KEY_BYTES:
         raise InvalidArgument(
-            f"{field} key {key[:40]!r}... is longer than {MAX_PARAM_KEY_BYTES} bytes"
+            f"{field} key {shorten(key)} is longer than {MAX_PARAM_KEY_BYTES} bytes"
         )
+    if key.startswith("__") and key.endswith("__"):
+        raise InvalidArgument(f"{field} key {shorten(key)} has the reserved form __name__")
     return key
+
+
+def shorten(name: str, limit: int = 80) -> str:
+    """``name`` quoted for a message, cut so that no message or log line grows with it."""
+    return repr(name) if len(name) <= limit else repr(name[:limit]) + f"... ({len(name)} chars)"
 
 
 def _int_value(key: str, value: object) -> int:
@@ -122,9 +130,9 @@ def to_params(value: ParamsLike) -> Params:
         raise InvalidArgument(f"params may hold at most {MAX_PARAMS_ENTRIES} entries")
     params = Params()
     for key, raw in ints.items():
-        params.int_params[_check_key(key, "int_params")] = _int_value(key, raw)
+        params.int_params[check_map_key(key, "int_params")] = _int_value(key, raw)
     for key, raw in strings.items():
-        params.string_params[_check_key(key, "string_params")] = _string_value(key, raw)
+        params.string_params[check_map_key(key, "string_params")] = _string_value(key, raw)
     if params.ByteSize() > MAX_PARAMS_BYTES:
         raise InvalidArgument(f"params are larger than {MAX_PARAMS_BYTES} bytes")
     return params

@@ -22,8 +22,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from slotwork.errors import Conflict, StoreUnavailable
-from slotwork.retries import CALL_TIMEOUT_SECONDS, RETRY, TRANSIENT, backoff
+from slotwork.errors import Conflict, StoreFailed, StoreUnavailable
+from slotwork.retries import CALL_TIMEOUT_SECONDS, RETRY, TRANSIENT, backoff, is_transient
 from slotwork.schema import SCHEMA_VERSION, Process, Work
 from slotwork.schema.documents import from_doc
 
@@ -73,9 +73,13 @@ class ItemSnapshot:
     update_time: datetime
 
 
-def unavailable(what: str, err: Exception) -> StoreUnavailable:
-    """The error a caller sees when Firestore failed after retries."""
-    return StoreUnavailable(f"Firestore {what} failed: {err}")
+def unavailable(what: str, err: Exception) -> StoreUnavailable | StoreFailed:
+    """The error a caller sees when a Firestore call failed: unavailable (503, worth
+    a retry) when it was transient or ran out of retries, else failed (500).
+    """
+    if is_transient(err) or isinstance(err, gexc.RetryError):
+        return StoreUnavailable(f"Firestore {what} failed: {err}")
+    return StoreFailed(f"Firestore {what} failed: {err}")
 
 
 class FirestoreStore:
@@ -108,7 +112,7 @@ class FirestoreStore:
         """One document read: the whole cost of an idle tick."""
         try:
             snap = self.process_ref(process).get(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("read of the process document", err) from err
         if not snap.exists:
             return ProcessSnapshot(Process(), None, snap.read_time)
@@ -121,7 +125,7 @@ class FirestoreStore:
                 retry=RETRY, timeout=CALL_TIMEOUT_SECONDS
             )
             return {doc.id: from_doc(Process, doc.to_dict()) for doc in docs}
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("list of processes", err) from err
 
     def merge_process(self, process: str, fields: dict[str, Any]) -> None:
@@ -136,7 +140,7 @@ class FirestoreStore:
                 retry=RETRY,
                 timeout=CALL_TIMEOUT_SECONDS,
             )
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("update of the process document", err) from err
 
     def commit_process(
@@ -172,7 +176,7 @@ class FirestoreStore:
             results = batch.commit(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
         except _PRECONDITION as err:
             raise PreconditionFailed(str(err)) from err
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("checkpoint commit", err) from err
         update_time: datetime = results[0].update_time
         return update_time
@@ -220,7 +224,7 @@ class FirestoreStore:
                 if failures > MAX_STREAM_RESUMES:
                     raise unavailable("query of pending items", err) from err
                 self.sleep(backoff(failures, self.rng))
-            except gexc.GoogleAPICallError as err:
+            except gexc.GoogleAPIError as err:
                 raise unavailable("query of pending items", err) from err
 
     def count_pending(self, process: str, slot: datetime) -> int:
@@ -231,7 +235,7 @@ class FirestoreStore:
                 .count()
                 .get(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
             )
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("count of pending items", err) from err
         return int(result[0][0].value)
 
@@ -246,7 +250,7 @@ class FirestoreStore:
                 for s in snaps
                 if s.exists
             }
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("read of work items", err) from err
 
     def write_items(
@@ -279,7 +283,7 @@ class FirestoreStore:
             batch.commit(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
         except _PRECONDITION as err:
             raise PreconditionFailed(str(err)) from err
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("write of work items", err) from err
 
     def list_items(
@@ -307,7 +311,7 @@ class FirestoreStore:
                 ItemSnapshot(d.id, d.to_dict() or {}, d.update_time)
                 for d in q.limit(page_size).stream(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
             ]
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("list of work items", err) from err
 
     # -- run records ----------------------------------------------------------
@@ -324,7 +328,7 @@ class FirestoreStore:
                 (d.id, d.to_dict() or {})
                 for d in q.limit(page_size).stream(retry=RETRY, timeout=CALL_TIMEOUT_SECONDS)
             ]
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise unavailable("list of runs", err) from err
 
 

@@ -63,5 +63,5 @@ class CloudSchedulerTrigger:
         name = f"{self.parent}/jobs/{job_id(process)}"
         try:
             self._scheduler().run_job(name=name, timeout=10.0)  # type: ignore[attr-defined]
-        except gexc.GoogleAPICallError as err:
+        except gexc.GoogleAPIError as err:
             raise StoreUnavailable(f"Cloud Scheduler RunJob on {name} failed: {err}") from err
