@@ -201,7 +201,7 @@ def section(counts: list[Count]) -> Section:
         f"tick does the slot's {COST_ITEMS:,} items (a no-op worker finishes in one tick) and "
         f"{TICKS_PER_HOUR - 1} ticks are idle; no free tier, no storage (about 5 MB), no "
         "Cloud Functions or Scheduler charges, nothing the worker itself reads or writes.",
-        "A tick that runs out of time hands over: it adds two count aggregations "
+        "A tick that runs out of time hands over: it adds one count aggregation "
         "(`count_pending`), which Firestore bills as one read per 1,000 index entries "
         "counted (the emulator's interceptor counts each as one), so a continuation on a "
         "100,000-item slot costs about 100 reads more.",

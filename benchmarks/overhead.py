@@ -141,8 +141,9 @@ def section(sizes: list[SizeRuns]) -> Section:
     notes = [
         "slotwork: `App.tick` with a no-op worker, production defaults (checkpoints of "
         "400 items or 5 s), one tick processing every item of a fresh slot.",
-        "floor: a plain `firestore.Client` streaming the engine's own query (list == ACTIVE, "
-        "done_slot < slot, ordered by done_slot then name) and writing each item's status map "
+        "floor: a plain `firestore.Client` streaming the pending active items (list == ACTIVE, "
+        "done_slot < slot, ordered by done_slot then name; the engine's query also takes "
+        "cleanup items, none here) and writing each item's status map "
         "and done_slot in commits of 400, each write conditional on the update time it was read "
         "at. This is the floor compared against: fencing and concurrent registrations need "
         "those preconditions. The blind-write floor (no preconditions) is shown beside it.",

@@ -77,7 +77,7 @@ def section(
         f"{MIN_DEADLINE:.0f} s), so that the slot needs a few invocations whatever the load.",
         "What a continuation pays: the claim (a read and a commit), the pending query again "
         "(the emulator scans the collection: about 1 s per 100,000 documents, more under "
-        "load), two count aggregations when it hands over, the final checkpoint, and the "
+        "load), one count aggregation when it hands over, the final checkpoint, and the "
         "safety margin left unused before the deadline.",
     ]
     tables = [table, per_tick]
