@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from pathlib import Path
 import requests
 
 from slotwork_local.emulator import free_port, stop_group
+from slotwork_local.servers import functions_framework_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 30.0
@@ -29,7 +29,7 @@ def functions_server(target: str, env: Mapping[str, str]) -> Iterator[str]:
     }
     process = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "functions-framework"),
+            functions_framework_bin(),
             "--target",
             target,
             "--source",

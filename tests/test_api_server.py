@@ -7,73 +7,23 @@ Flask-level errors are JSON too, and raw paths keep their encoding.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
 
-from slotwork_local.emulator import Emulator, free_port, stop_group
+from slotwork_local.emulator import Emulator
 
 from conftest import PROJECT
-
-ROOT = Path(__file__).resolve().parents[1]
-READY_SECONDS = 30.0
-# functions/main.py plus the API's fit into functions-framework's Flask app, which
-# main.py is asked to make at import time; installing it twice is harmless.
-SOURCE = """\
-import flask
-from main import api, run  # noqa: F401
-from slotwork.api.framework import install
-install(flask.current_app)
-"""
+from server import functions_server
 
 
 @contextmanager
-def api_server(env: Mapping[str, str], tmp: Path) -> Iterator[str]:
-    """Serve the ``api`` target on a free port; yields its base URL."""
-    source = tmp / "api_source.py"
-    source.write_text(SOURCE)
-    port = free_port()
-    path = [str(ROOT / "functions"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "functions-framework"),
-            "--target",
-            "api",
-            "--source",
-            str(source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(path), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # the gunicorn worker dies with the group
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"functions-framework exited with {process.returncode}")
-            try:
-                requests.get(f"{url}/openapi.json", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)  # polling for readiness, bounded by READY_SECONDS
+def api_server(env: Mapping[str, str]) -> Iterator[str]:
+    """Serve the ``api`` target of functions/main.py on a free port; yields its base URL."""
+    with functions_server("api", env) as url:
         yield url
-    finally:
-        stop_group(process)  # type: ignore[arg-type]
 
 
 def server_env(emulator: Emulator, collection: str) -> dict[str, str]:
@@ -89,7 +39,7 @@ def server_env(emulator: Emulator, collection: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def url(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with api_server(server_env(emulator, "served"), tmp_path_factory.mktemp("api")) as base:
+    with api_server(server_env(emulator, "served")) as base:
         yield base
 
 

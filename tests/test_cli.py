@@ -25,7 +25,7 @@ TEN_THOUSAND_SECONDS = 60.0  # the issue's bound for 10,000 items from a file, l
 
 @pytest.fixture(scope="module")
 def served(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with api_server(server_env(emulator, "cli"), tmp_path_factory.mktemp("cli")) as url:
+    with api_server(server_env(emulator, "cli")) as url:
         yield url
 
 

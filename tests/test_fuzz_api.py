@@ -53,7 +53,7 @@ def api_url(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Ite
         pytest.fail("hypothesis >= 6.170.10 breaks schemathesis 3.x: install hypothesis<6.170.10")
     emulator.reset()
     env = server_env(emulator, "fuzz")
-    with api_server(env, tmp_path_factory.mktemp("fuzz")) as url:
+    with api_server(env) as url:
         yield url
 
 
