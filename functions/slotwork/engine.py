@@ -29,7 +29,9 @@ MAX_CHECKPOINT_ITEMS = 400
 # Lost precondition races (concurrent registers) a checkpoint retries before giving up.
 MAX_CHECKPOINT_ATTEMPTS = 8
 # Seconds a pending-items stream may outlive the tick's deadline.
-STREAM_GRACE_SECONDS = 10.0
+# (Generous: the emulator takes seconds to start answering a query over a
+# million documents.)
+STREAM_GRACE_SECONDS = 30.0
 # Missed slots listed one by one in a run (all are counted).
 MAX_LISTED_MISSED_SLOTS = 100
 
@@ -336,10 +338,12 @@ class Tick:
         margin = timedelta(seconds=self.budget.margin())
         return self.clock() >= self.lease_expiry - margin
 
-    def _stream_timeout(self) -> float:
+    def _stream_timeout(self) -> float | None:
         # The stream lives as long as the tick may; past that, a silent
-        # Firestore must end it rather than hold the tick forever.
-        return max(STREAM_GRACE_SECONDS, self.budget.remaining() + STREAM_GRACE_SECONDS)
+        # Firestore must end it rather than hold the tick forever, and a
+        # broken stream is not reopened once the deadline has passed.
+        remaining = self.budget.remaining()
+        return remaining + STREAM_GRACE_SECONDS if remaining > 0 else None
 
     def _checkpoint_due(self) -> bool:
         if len(self.writes) >= self.config.checkpoint_items:
@@ -498,7 +502,7 @@ class Tick:
         else:
             final = Status.COMPLETED
         if final == Status.ABORTED:
-            self.run_state.items_left = self._items_left()
+            self.run_state.items_left = self._items_left() or 0
             self.run_state.reason = f"more than {rules.MAX_RUN_ERRORS} errors in the run"
         else:
             self.run_state.items_left = 0
@@ -543,10 +547,12 @@ class Tick:
 
     def _hand_over(self) -> TickResult:
         """Stopped before the deadline with work left: checkpoint, release, ask for more."""
-        left = self.run_state.items_left = self._items_left()
+        left = self._items_left()
+        if left is not None:
+            self.run_state.items_left = left
         self._checkpoint(release=True)
         continuation = False
-        if left and not self.stop_requested:
+        if left != 0 and not self.stop_requested:
             try:
                 self.trigger.run_now(self.name)
                 continuation = True
@@ -571,9 +577,22 @@ class Tick:
         )
         return self._result(self.outcome, run_state="ACTIVE", left=left, continuation=continuation)
 
-    def _items_left(self) -> int:
-        """Items still pending in the slot: the stored count less this tick's queued writes."""
-        return max(0, self.store.count_pending(self.name, self.slot) - len(self.writes))
+    def _items_left(self) -> int | None:
+        """Items still pending in the slot: the stored count less this tick's queued
+        writes; None when counting failed (the count only informs, it decides nothing).
+        """
+        try:
+            counted = self.store.count_pending(self.name, self.slot)
+        except StoreUnavailable as err:
+            event(
+                logging.WARNING,
+                "could not count the items left",
+                process=self.name,
+                slot=self.slot,
+                detail=str(err)[:500],
+            )
+            return None
+        return max(0, counted - len(self.writes))
 
     def _result(self, outcome: str, **kwargs: Any) -> TickResult:
         return TickResult(
