@@ -21,7 +21,7 @@ from slotwork.schema import SCHEMA_VERSION, Lease, Params, Run, RunRecord, Statu
 from slotwork.schema import Process as ProcessState
 from slotwork.schema.documents import to_doc, ts_to_datetime
 from slotwork.store import ACTIVE, CLEANUP, DROPPED, FirestoreStore, ItemWrite, PreconditionFailed
-from slotwork.triggers import Trigger
+from slotwork.triggers import NoTrigger, Trigger
 
 # A checkpoint writes at most this many items: with the process document and
 # a run record it stays within one 500-write commit.
@@ -322,7 +322,7 @@ class Tick:
                 return False
             if self._lease_running_out():
                 self._checkpoint()  # renew before starting: never work on an expired lease
-                if self.stop_requested or self._lease_running_out():
+                if self.stop_requested or self.clock() >= self.lease_expiry:
                     return False  # the renewal itself took too long: hand over
             if snap.name in self.writes:
                 # Changed since we read it (a register): let the checkpoint drop
@@ -552,7 +552,8 @@ class Tick:
             self.run_state.items_left = left
         self._checkpoint(release=True)
         continuation = False
-        if left != 0 and not self.stop_requested:
+        # With no scheduler configured, the next scheduled tick resumes.
+        if left != 0 and not self.stop_requested and not isinstance(self.trigger, NoTrigger):
             try:
                 self.trigger.run_now(self.name)
                 continuation = True
