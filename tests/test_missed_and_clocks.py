@@ -136,3 +136,22 @@ def test_skewed_instances_agree_on_the_lease_through_server_time(
     assert abs((ahead() - behind()).total_seconds()) < 5
     # And a lease released by one is claimable by the other: no stuck lease.
     assert app_ahead.tick("sync").outcome == "done"
+
+
+def test_missed_slots_are_shown_by_the_api(client: firestore.Client) -> None:
+    from slotwork.api.local import flask_app
+
+    clock = FakeClock()
+    app = make_app(client, RecordingWorker(), clock)
+    app.register("sync", "a")
+    app.tick("sync")
+    clock.advance(4 * HOUR)
+    app.tick("sync")
+    body = flask_app(app).test_client().get("/processes/sync").get_json()
+    run = body["run"]
+    assert run["missedSlotCount"] == "3"  # int64 in the proto3 JSON mapping
+    assert run["missedSlots"] == [
+        "2026-11-29T13:00:00Z",
+        "2026-11-29T14:00:00Z",
+        "2026-11-29T15:00:00Z",
+    ]
