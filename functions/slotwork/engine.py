@@ -134,6 +134,9 @@ class Tick:
         self.cleaned = 0
         self.item_errors = 0
         self.stop_requested = False
+        # Set when a checkpoint returned after the lease it renewed had expired:
+        # another instance may have been entitled to the slot, so hand over.
+        self.lapsed = False
 
     # -- claim ----------------------------------------------------------------
     def run(self) -> TickResult:
@@ -318,11 +321,11 @@ class Tick:
         for snap in self.store.pending(self.name, self.slot, self._stream_timeout):
             if self.tally.aborted:
                 return True
-            if self.stop_requested or self.budget.exhausted():
+            if self.stop_requested or self.lapsed or self.budget.exhausted():
                 return False
             if self._lease_running_out():
                 self._checkpoint()  # renew before starting: never work on an expired lease
-                if self.stop_requested or self.clock() >= self.lease_expiry:
+                if self.stop_requested or self._lease_running_out(after_renewal=True):
                     return False  # the renewal itself took too long: hand over
             if snap.name in self.writes:
                 # Changed since we read it (a register): let the checkpoint drop
@@ -334,9 +337,13 @@ class Tick:
                 self._checkpoint()
         return True
 
-    def _lease_running_out(self) -> bool:
-        margin = timedelta(seconds=self.budget.margin())
-        return self.clock() >= self.lease_expiry - margin
+    def _lease_running_out(self, after_renewal: bool = False) -> bool:
+        margin = self.budget.margin()
+        if after_renewal:
+            # A fresh lease must leave time for an item, yet a margin as long
+            # as the lease itself must not stall the tick for good.
+            margin = min(margin, self.config.lease_ttl / 2)
+        return self.clock() >= self.lease_expiry - timedelta(seconds=margin)
 
     def _stream_timeout(self) -> float | None:
         # The stream lives as long as the tick may; past that, a silent
@@ -431,6 +438,7 @@ class Tick:
         conditional on the process document: a takeover raises LeaseLost.
         """
         started = self.clock()
+        held_until = self.lease_expiry
         self._sync_run(started)
         fields = {"lease": to_doc(self._lease(started, release)), "run": to_doc(self.run_state)}
         fields.update(extra or {})
@@ -450,6 +458,16 @@ class Tick:
         else:
             raise StoreUnavailable(f"checkpoint of {self.name} kept losing precondition races")
         self.writes = {}
+        if not release and self.clock() >= held_until:
+            self.lapsed = True
+            event(
+                logging.WARNING,
+                "lease lapsed during a checkpoint: handing over",
+                process=self.name,
+                slot=self.slot,
+                instance=self.instance,
+                epoch=self.epoch,
+            )
         self.budget.record_checkpoint((self.clock() - started).total_seconds())
         event(
             logging.INFO,
