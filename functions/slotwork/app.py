@@ -25,7 +25,7 @@ from slotwork.engine import RUN_ID_FORMAT, EngineConfig, Tick, TickResult, effec
 from slotwork.errors import InvalidArgument, NotFound
 from slotwork.params import ParamsLike, params_to_doc, shorten, to_params, validate_name
 from slotwork.process import Process
-from slotwork.registry import Registration, Registry
+from slotwork.registry import Registration, Registry, settings_changed
 from slotwork.schema import CatchUp, Params, Work, WorkResponse
 from slotwork.schema import Process as ProcessState
 from slotwork.schema.documents import from_doc
@@ -244,7 +244,7 @@ class App:
             now = self.clock()
             self.store.merge_process(
                 process,
-                {**fields, **self.registry._bump(now)},
+                {**fields, **settings_changed(now)},
             )
         return self.get_process(definition.name)
 

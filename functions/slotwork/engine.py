@@ -19,7 +19,7 @@ from slotwork.params import params_from_doc
 from slotwork.process import Item, Process
 from slotwork.schema import SCHEMA_VERSION, Lease, Params, Run, RunRecord, Status
 from slotwork.schema import Process as ProcessState
-from slotwork.schema.documents import to_doc, ts_to_datetime
+from slotwork.schema.documents import datetime_to_ts, to_doc, ts_to_datetime
 from slotwork.store import ACTIVE, CLEANUP, DROPPED, FirestoreStore, ItemWrite, PreconditionFailed
 from slotwork.triggers import NoTrigger, Trigger
 
@@ -86,19 +86,11 @@ def run_record_id(slot: datetime) -> str:
     return slot.strftime(RUN_ID_FORMAT)
 
 
-def _ts(value: datetime) -> Any:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def finish_run(run: Run, state: int, now: datetime, aggregate: dict[str, float]) -> None:
     """Close ``run`` in ``state`` and add its stats into ``aggregate`` (SEED_SPEC "A run" 5)."""
     status = run.status
     status.state = state  # type: ignore[assignment]
-    status.finish_time.CopyFrom(_ts(now))
+    status.finish_time.CopyFrom(datetime_to_ts(now))
     stats = status.stats
     if "workItems" not in stats:
         stats["workItems"] = 0.0
@@ -221,7 +213,7 @@ class Tick:
     def _lease(self, now: datetime, release: bool = False) -> Lease:
         expire = now if release else now + timedelta(seconds=self.config.lease_ttl)
         self.lease_expiry = expire
-        return Lease(holder=self.instance, epoch=self.epoch, expire_time=_ts(expire))
+        return Lease(holder=self.instance, epoch=self.epoch, expire_time=datetime_to_ts(expire))
 
     def _prepare_run(
         self, state: ProcessState, decision: rules.Decision, now: datetime
@@ -240,9 +232,13 @@ class Tick:
                 abandoned.CopyFrom(previous)
                 abandoned.reason = "the slot ended before the run finished"
                 finish_run(abandoned, Status.INCOMPLETE, now, self.aggregate)
-            run = Run(slot=_ts(self.slot), invocations=1, settings_version=state.settings_version)
+            run = Run(
+                slot=datetime_to_ts(self.slot),
+                invocations=1,
+                settings_version=state.settings_version,
+            )
             run.status.state = Status.ACTIVE
-            run.status.start_time.CopyFrom(_ts(now))
+            run.status.start_time.CopyFrom(datetime_to_ts(now))
             last = (
                 ts_to_datetime(state.last_finished_slot)
                 if state.HasField("last_finished_slot")
@@ -255,7 +251,7 @@ class Tick:
             if missed:
                 run.missed_slot_count = len(missed)
                 for slot in missed[-MAX_LISTED_MISSED_SLOTS:]:
-                    run.missed_slots.append(_ts(slot))
+                    run.missed_slots.append(datetime_to_ts(slot))
                 event(
                     logging.WARNING,
                     f"{len(missed)} slot(s) missed before this run",
@@ -265,7 +261,7 @@ class Tick:
                     first_missed=missed[0],
                     last_missed=missed[-1],
                 )
-        run.status.progress_time.CopyFrom(_ts(now))
+        run.status.progress_time.CopyFrom(datetime_to_ts(now))
         self.last_checkpoint = now
         self.run_state = run
         status = run.status
@@ -418,15 +414,15 @@ class Tick:
     def _sync_run(self, now: datetime) -> None:
         self.last_checkpoint = now
         status = self.run_state.status
-        status.progress_time.CopyFrom(_ts(now))
+        status.progress_time.CopyFrom(datetime_to_ts(now))
         status.stats.clear()
         status.stats.update(self.tally.stats)
         status.total_errors = self.tally.errors.total
         del status.errors[:]
         for err in self.tally.errors.recent:
-            status.errors.add(time=_ts(err["time"]), text=err["text"])
+            status.errors.add(time=datetime_to_ts(err["time"]), text=err["text"])
         if self.tally.errors.last_time is not None:
-            status.last_error_time.CopyFrom(_ts(self.tally.errors.last_time))
+            status.last_error_time.CopyFrom(datetime_to_ts(self.tally.errors.last_time))
 
     def _checkpoint(
         self,

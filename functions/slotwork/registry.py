@@ -48,16 +48,19 @@ def _fresh_status() -> dict[str, Any]:
     return {"state": NEW, "stats": {}, "errors": [], "total_errors": 0}
 
 
+def settings_changed(now: datetime) -> dict[str, Any]:
+    """Process-document fields that mark a change of items or settings: the grown
+    settings_version tells a finished slot to run again for what changed.
+    """
+    return {"settings_version": Increment(1), "settings_time": now}
+
+
 class Registry:
     """Register and unregister items of one store."""
 
     def __init__(self, store: FirestoreStore, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
-
-    def _bump(self, now: datetime) -> dict[str, Any]:
-        # settings_version tells a finished slot that its item set changed.
-        return {"settings_version": Increment(1), "settings_time": now}
 
     def register(self, process: str, items: Sequence[tuple[str, Params]]) -> list[Registration]:
         """Register ``items`` atomically per batch of 500; idempotent for equal params."""
@@ -98,7 +101,7 @@ class Registry:
             if not creates and not updates:
                 return results
             try:
-                self.store.write_items(process, creates, updates, self._bump(now))
+                self.store.write_items(process, creates, updates, settings_changed(now))
                 return results
             except PreconditionFailed:
                 continue
@@ -121,7 +124,7 @@ class Registry:
             }
             try:
                 self.store.write_items(
-                    process, {}, [ItemWrite(name, fields, snap.update_time)], self._bump(now)
+                    process, {}, [ItemWrite(name, fields, snap.update_time)], settings_changed(now)
                 )
                 return True
             except PreconditionFailed:

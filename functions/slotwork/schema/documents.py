@@ -127,3 +127,10 @@ def as_utc(value: datetime) -> datetime:
 def ts_to_datetime(ts: Timestamp) -> datetime:
     """An aware UTC datetime from a Timestamp."""
     return ts.ToDatetime(tzinfo=UTC)
+
+
+def datetime_to_ts(value: datetime) -> Timestamp:
+    """A Timestamp from an aware datetime."""
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
