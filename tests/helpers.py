@@ -10,9 +10,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
 
 import slotwork
 from slotwork import Context, Item
+from slotwork.params import ParamsLike
 
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -41,6 +45,25 @@ def counter_ids(prefix: str = "inst") -> Callable[[], str]:
     """Instance ids inst-1, inst-2, ... so tests can name the holder."""
     numbers = itertools.count(1)
     return lambda: f"{prefix}-{next(numbers)}"
+
+
+def make_app(
+    client: firestore.Client,
+    worker: Any,
+    clock: Callable[[], datetime],
+    prefix: str = "inst",
+    *,
+    process: str = "sweep",
+    settings: ParamsLike = None,
+    **options: Any,
+) -> slotwork.App:
+    """An App of one hourly ``process`` run by ``worker``: instance ids
+    ``{prefix}-1``, ``{prefix}-2``, ...; ``options`` go to ``slotwork.App``
+    (a minimum frequency of 60 s unless given).
+    """
+    definition = slotwork.Process(process, worker, frequency=HOUR, settings=settings)
+    defaults: dict[str, Any] = {"min_frequency": 60, "ids": counter_ids(prefix)}
+    return slotwork.App([definition], client=client, clock=clock, **{**defaults, **options})
 
 
 @dataclass

@@ -16,7 +16,7 @@ from slotwork_local.emulator import Emulator
 from slotwork_local.rpccount import counting_client
 
 from conftest import PROJECT, new_client
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
+from helpers import HOUR, FakeClock, RecordingWorker, make_app
 
 
 class RecordingTrigger:
@@ -31,19 +31,6 @@ class RecordingTrigger:
 
 class Crash(BaseException):
     """Stands for the process dying: not an Exception, so slotwork must not catch it."""
-
-
-def make_app(
-    client: firestore.Client,
-    worker: RecordingWorker,
-    clock: FakeClock,
-    prefix: str = "inst",
-    **kwargs: object,
-) -> slotwork.App:
-    process = slotwork.Process("sweep", worker, frequency=HOUR)
-    options: dict[str, object] = {"min_frequency": 60, "ids": counter_ids(prefix)}
-    options.update(kwargs)
-    return slotwork.App([process], client=client, clock=clock, **options)  # type: ignore[arg-type]
 
 
 def names(n: int) -> list[str]:

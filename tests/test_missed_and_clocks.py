@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from google.cloud import firestore
@@ -11,21 +12,12 @@ from slotwork.clock import ServerAnchoredClock, system_clock
 from slotwork.schema import Status
 from slotwork_local.emulator import Emulator
 
+import helpers
 from conftest import new_client
-from helpers import HOUR, START, FakeClock, RecordingWorker, counter_ids
+from helpers import HOUR, START, FakeClock, RecordingWorker
 
-
-def make_app(
-    client: firestore.Client,
-    worker: RecordingWorker,
-    clock: object,
-    prefix: str = "inst",
-    **kwargs: object,
-) -> slotwork.App:
-    process = slotwork.Process("sync", worker, frequency=HOUR)
-    options: dict[str, object] = {"min_frequency": 60, "ids": counter_ids(prefix)}
-    options.update(kwargs)
-    return slotwork.App([process], client=client, clock=clock, **options)  # type: ignore[arg-type]
+# Every test here runs the one process "sync".
+make_app = functools.partial(helpers.make_app, process="sync")
 
 
 def leave_run_unfinished(

@@ -12,13 +12,14 @@ and only its uncheckpointed items are processed twice.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from slotwork_local.emulator import Emulator
 
 import reliability_processes
 from conftest import PROJECT, new_client
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
+from helpers import FakeClock, RecordingWorker, make_app
 from reliability_support import (
     Server,
     call_counts,
@@ -295,13 +296,7 @@ def test_frozen_holder_writes_nothing_after_a_takeover(
 # -- clock skew ------------------------------------------------------------------------
 
 
-def skewed_app(
-    client: firestore.Client, worker: Any, clock: Callable[[], datetime], prefix: str, **kw: Any
-) -> slotwork.App:
-    process = slotwork.Process("sync", worker, frequency=HOUR)
-    options: dict[str, Any] = {"min_frequency": 60, "ids": counter_ids(prefix)}
-    options.update(kw)
-    return slotwork.App([process], client=client, clock=clock, **options)
+skewed_app = functools.partial(make_app, process="sync")
 
 
 class Sleepy(RecordingWorker):

@@ -23,9 +23,10 @@ from slotwork.context import MAX_ERROR_TEXT
 from slotwork.schema import Status
 from slotwork_local.emulator import Emulator
 
+import helpers
 import reliability_processes
 from conftest import new_client
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
+from helpers import FakeClock, RecordingWorker
 from reliability_support import (
     Server,
     call_counts,
@@ -48,12 +49,13 @@ LEASE = 30
 def make_app(
     client: firestore.Client, worker: Any, clock: FakeClock | None = None, **kw: Any
 ) -> slotwork.App:
-    process = slotwork.Process(
-        "sweep", worker, frequency=HOUR, settings={"string_params": {"mode": "orig"}}
+    return helpers.make_app(
+        client,
+        worker,
+        clock or FakeClock(),
+        settings={"string_params": {"mode": "orig"}},
+        **{"lease_ttl": LEASE, **kw},
     )
-    options: dict[str, Any] = {"min_frequency": 60, "ids": counter_ids(), "lease_ttl": LEASE}
-    options.update(kw)
-    return slotwork.App([process], client=client, clock=clock or FakeClock(), **options)
 
 
 def worker_doing(action: Callable[[slotwork.Context, slotwork.Item], Any]) -> RecordingWorker:
