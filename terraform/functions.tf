@@ -39,6 +39,13 @@ resource "google_cloudfunctions2_function" "run" {
     environment_variables            = local.function_env
   }
 
+  lifecycle {
+    precondition {
+      condition     = var.checkpoint.seconds < var.lease_seconds
+      error_message = "checkpoint.seconds (${var.checkpoint.seconds}) must be below lease_seconds (${var.lease_seconds}): every checkpoint renews the lease, so a longer interval lets it lapse mid-tick."
+    }
+  }
+
   depends_on = [
     google_project_iam_member.build,
     google_artifact_registry_repository_iam_member.build_writer,

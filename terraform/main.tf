@@ -37,6 +37,8 @@ locals {
     SLOTWORK_DEADLINE_SECONDS      = tostring(var.run_function.engine_deadline_seconds)
     SLOTWORK_LEASE_SECONDS         = tostring(var.lease_seconds)
     SLOTWORK_MIN_FREQUENCY_SECONDS = tostring(var.min_frequency_seconds)
+    SLOTWORK_CHECKPOINT_ITEMS      = tostring(var.checkpoint.items)
+    SLOTWORK_CHECKPOINT_SECONDS    = tostring(var.checkpoint.seconds)
     SLOTWORK_SCHEDULER_PARENT      = local.scheduler_parent
   }
 }

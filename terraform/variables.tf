@@ -1,6 +1,7 @@
 # Inputs of the slotwork deployment. Every input is typed, described and
-# validated; cross-input rules (engine deadline < attempt deadline <=
-# function timeout) are preconditions in scheduler.tf.
+# validated; cross-input rules are preconditions: engine deadline < attempt
+# deadline <= function timeout in scheduler.tf, checkpoint interval < lease in
+# functions.tf.
 
 # ---------------------------------------------------------------------------
 # Where
@@ -259,6 +260,25 @@ variable "lease_seconds" {
   validation {
     condition     = var.lease_seconds >= 10 && var.lease_seconds <= 3600
     error_message = "lease_seconds must be from 10 to 3600."
+  }
+}
+
+variable "checkpoint" {
+  description = "How often a tick checkpoints (SLOTWORK_CHECKPOINT_ITEMS, SLOTWORK_CHECKPOINT_SECONDS): after this many items or seconds, whichever comes first. A crash loses at most the work since the last checkpoint; each checkpoint is one commit. items: 1-400 (one commit's worth); seconds: below lease_seconds."
+  type = object({
+    items   = optional(number, 400)
+    seconds = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition     = var.checkpoint.items >= 1 && var.checkpoint.items <= 400 && floor(var.checkpoint.items) == var.checkpoint.items
+    error_message = "checkpoint.items must be a whole number from 1 to 400."
+  }
+
+  validation {
+    condition     = var.checkpoint.seconds > 0
+    error_message = "checkpoint.seconds must be positive (and below lease_seconds: a precondition in functions.tf)."
   }
 }
 

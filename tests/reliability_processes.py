@@ -16,12 +16,9 @@ outage test, whose Firestore goes away under the worker). Each successful call
 adds the stat ``by.<server id>``, so the committed status of an item names the
 server whose call was checkpointed.
 
-Checkpoint knobs: slotwork has no environment variable for the checkpoint
-interval yet. Until ``SLOTWORK_CHECKPOINT_ITEMS`` and
-``SLOTWORK_CHECKPOINT_SECONDS`` exist in ``slotwork.config.ENV_VARS``, this
-module sets the engine's defaults from those variables when it is imported
-(``deployment.build_app`` imports it before it builds the App), so kills can
-land inside checkpoints taken every 1-5 items.
+The servers' environment sets ``SLOTWORK_CHECKPOINT_ITEMS`` and
+``SLOTWORK_CHECKPOINT_SECONDS`` low, so kills land inside checkpoints taken
+every 1-5 items.
 """
 
 from __future__ import annotations
@@ -39,8 +36,6 @@ from typing import Any
 from google.cloud import firestore
 
 import slotwork
-from slotwork import config as slotwork_config
-from slotwork.engine import EngineConfig
 
 SERVER_ID = os.environ.get("RELIABILITY_SERVER_ID", f"srv-{os.getpid()}")
 CALLS_COLLECTION = os.environ.get("RELIABILITY_CALLS_COLLECTION", "calls")
@@ -50,24 +45,6 @@ CALLS_FILE = os.environ.get("RELIABILITY_CALLS_FILE", "")
 LONG_SLOT = timedelta(days=3650)
 
 
-def _apply_checkpoint_knobs() -> None:
-    """Engine checkpoint defaults from the environment, while slotwork lacks the knobs."""
-    if "SLOTWORK_CHECKPOINT_ITEMS" in slotwork_config.ENV_VARS:
-        return  # slotwork reads them itself
-    defaults = EngineConfig.__init__.__defaults__
-    if defaults is None or len(defaults) != 2:
-        return
-    items, seconds = defaults
-    raw_items = os.environ.get("SLOTWORK_CHECKPOINT_ITEMS", "").strip()
-    raw_seconds = os.environ.get("SLOTWORK_CHECKPOINT_SECONDS", "").strip()
-    if raw_items:
-        items = int(raw_items)
-    if raw_seconds:
-        seconds = float(raw_seconds)
-    EngineConfig.__init__.__defaults__ = (items, seconds)
-
-
-_apply_checkpoint_knobs()
 # `kill -USR1 <gunicorn worker>` dumps every thread's stack to stderr (diagnosing hangs).
 faulthandler.register(signal.SIGUSR1, all_threads=True)
 

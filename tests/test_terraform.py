@@ -20,7 +20,8 @@ import pytest
 from hcl2.api import load as hcl_load
 from hcl2.api import loads as hcl_loads
 
-from slotwork.config import ENV_VARS
+from slotwork.config import DEFAULT_LEASE_SECONDS, DEFAULT_MIN_FREQUENCY_SECONDS, ENV_VARS
+from slotwork.engine import EngineConfig
 from slotwork.indexes import COMPOSITE_INDEXES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -274,6 +275,8 @@ def test_env_values_are_wired_to_the_inputs() -> None:
     assert "var.run_function.engine_deadline_seconds" in env["SLOTWORK_DEADLINE_SECONDS"]
     assert "var.lease_seconds" in env["SLOTWORK_LEASE_SECONDS"]
     assert "var.min_frequency_seconds" in env["SLOTWORK_MIN_FREQUENCY_SECONDS"]
+    assert "var.checkpoint.items" in env["SLOTWORK_CHECKPOINT_ITEMS"]
+    assert "var.checkpoint.seconds" in env["SLOTWORK_CHECKPOINT_SECONDS"]
     assert (
         resolve(env["SLOTWORK_SCHEDULER_PARENT"])
         == "projects/${var.project_id}/locations/${var.region}"
@@ -410,6 +413,20 @@ def test_deadlines_are_wired_to_the_same_inputs_terraform_checks() -> None:
     text = " ".join(conditions).replace(" ", "")
     assert "var.run_function.engine_deadline_seconds<each.value.attempt_deadline_seconds" in text
     assert "each.value.attempt_deadline_seconds<=min(1800,var.run_function.timeout_seconds)" in text
+
+
+def test_engine_defaults_are_deployed_unchanged() -> None:
+    checkpoint = _optional_defaults(expr(attr(variables()["checkpoint"], "type")))
+    assert variable_default("checkpoint") == {}
+    assert checkpoint == {
+        "items": EngineConfig.checkpoint_items,
+        "seconds": EngineConfig.checkpoint_seconds,
+    }
+    assert variable_default("lease_seconds") == DEFAULT_LEASE_SECONDS
+    assert variable_default("min_frequency_seconds") == DEFAULT_MIN_FREQUENCY_SECONDS
+    run = resource("google_cloudfunctions2_function", "run")
+    conditions = [attr(p, "condition") for p in blocks(block(run, "lifecycle"), "precondition")]
+    assert "var.checkpoint.seconds<var.lease_seconds" in " ".join(conditions).replace(" ", "")
 
 
 def test_run_function_defaults_match_the_contract() -> None:

@@ -113,6 +113,8 @@ class App:
                 raise ValueError(f"checkpoint_items must be within 1..{config.checkpoint_items}")
             config = EngineConfig(**{**config.__dict__, "checkpoint_items": checkpoint_items})
         if checkpoint_seconds is not None:
+            if checkpoint_seconds <= 0:
+                raise ValueError("checkpoint_seconds must be positive")
             config = EngineConfig(**{**config.__dict__, "checkpoint_seconds": checkpoint_seconds})
         if config.lease_ttl <= config.checkpoint_seconds:
             raise ValueError("lease_ttl must be longer than the checkpoint interval")

@@ -6,8 +6,10 @@ check that the deployment sets each one it should).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from slotwork.errors import InvalidArgument
 
@@ -26,23 +28,34 @@ ENV_VARS = (
     "SLOTWORK_DEADLINE_SECONDS",
     "SLOTWORK_LEASE_SECONDS",
     "SLOTWORK_MIN_FREQUENCY_SECONDS",
+    "SLOTWORK_CHECKPOINT_ITEMS",
+    "SLOTWORK_CHECKPOINT_SECONDS",
     "SLOTWORK_SCHEDULER_PARENT",
     "SLOTWORK_SCHEDULER_ENDPOINT",
     "GOOGLE_CLOUD_PROJECT",
 )
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+N = TypeVar("N", int, float)
+
+
+def _positive(env: Mapping[str, str], name: str, parse: Callable[[str], N], what: str) -> N | None:
+    """The positive number ``name`` holds, or None when it is unset or empty."""
     raw = env.get(name, "").strip()
     if not raw:
-        return default
+        return None
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise InvalidArgument(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise InvalidArgument(f"{name} must be positive, got {raw!r}")
+        raise InvalidArgument(f"{name} must be {what}, got {raw!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise InvalidArgument(f"{name} must be positive and finite, got {raw!r}")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _positive(env, name, float, "a number of seconds")
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,10 @@ class Config:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     min_frequency_seconds: float = DEFAULT_MIN_FREQUENCY_SECONDS
+    # None: the engine's own defaults (slotwork.engine.EngineConfig), which
+    # also bound them (the App refuses a checkpoint larger than one commit).
+    checkpoint_items: int | None = None
+    checkpoint_seconds: float | None = None
     project: str | None = None
     # "projects/P/locations/L": where the Scheduler jobs live (continuations, :run).
     scheduler_parent: str | None = None
@@ -70,6 +87,10 @@ class Config:
             lease_seconds=_seconds(env, "SLOTWORK_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
             min_frequency_seconds=_seconds(
                 env, "SLOTWORK_MIN_FREQUENCY_SECONDS", DEFAULT_MIN_FREQUENCY_SECONDS
+            ),
+            checkpoint_items=_positive(env, "SLOTWORK_CHECKPOINT_ITEMS", int, "an integer"),
+            checkpoint_seconds=_positive(
+                env, "SLOTWORK_CHECKPOINT_SECONDS", float, "a number of seconds"
             ),
             project=env.get("GOOGLE_CLOUD_PROJECT") or None,
             scheduler_parent=env.get("SLOTWORK_SCHEDULER_PARENT") or None,

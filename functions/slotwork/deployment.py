@@ -46,6 +46,8 @@ def build_app(env: Mapping[str, str]) -> App:
         deadline=config.deadline_seconds,
         lease_ttl=config.lease_seconds,
         min_frequency=config.min_frequency_seconds,
+        checkpoint_items=config.checkpoint_items,
+        checkpoint_seconds=config.checkpoint_seconds,
         trigger=trigger,
     )
 
