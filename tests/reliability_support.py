@@ -13,7 +13,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +28,7 @@ import requests
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from slotwork_local import servers
 from slotwork_local.emulator import free_port
 
 from conftest import PROJECT
@@ -178,17 +178,7 @@ def launch(
     log_path = log_dir / f"{server_id}.log"
     with open(log_path, "ab") as out, open(log_dir / f"{server_id}.err", "ab") as err:
         popen = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "functions-framework"),
-                "--target",
-                target,
-                "--source",
-                str(ROOT / "functions" / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            servers.command(target, port),
             env=full_env,
             stdout=out,
             stderr=err,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import requests
 
+from slotwork_local import servers
 from slotwork_local.emulator import free_port, stop_group
-from slotwork_local.servers import functions_framework_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 30.0
@@ -28,17 +28,7 @@ def functions_server(target: str, env: Mapping[str, str]) -> Iterator[str]:
         **env,
     }
     process = subprocess.Popen(
-        [
-            functions_framework_bin(),
-            "--target",
-            target,
-            "--source",
-            str(ROOT / "functions" / "main.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        servers.command(target, port),
         env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -42,6 +42,21 @@ def functions_framework_bin() -> str:
     return found
 
 
+def command(target: str, port: int, source: Path = SOURCE) -> list[str]:
+    """The command line serving ``target`` of ``source`` on 127.0.0.1:``port``."""
+    return [
+        functions_framework_bin(),
+        "--target",
+        target,
+        "--source",
+        str(source),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 @dataclass
 class FunctionServer:
     """A running functions-framework server of one target."""
@@ -71,17 +86,7 @@ def start(
     """Start ``target`` of ``source`` on ``port`` (a free one by default); wait until it answers."""
     port = port or free_port()
     process = subprocess.Popen(
-        [
-            functions_framework_bin(),
-            "--target",
-            target,
-            "--source",
-            str(source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        command(target, port, source),
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
