@@ -66,6 +66,19 @@ def make_app(
     return slotwork.App([definition], client=client, clock=clock, **{**defaults, **options})
 
 
+class RecordingTrigger:
+    """Records continuation and :run requests; raises ``error`` when one is set."""
+
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+        self.error: Exception | None = None
+
+    def run_now(self, process: str) -> None:
+        if self.error is not None:
+            raise self.error
+        self.requested.append(process)
+
+
 @dataclass
 class RecordingWorker:
     """Records every call; fails items named in ``fail`` (how many times, or forever)."""

@@ -20,20 +20,7 @@ from slotwork import logs
 from slotwork.api.local import flask_app
 from slotwork.errors import StoreUnavailable
 
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
-
-
-class RecordingTrigger:
-    """Records :run requests; raises ``error`` when one is set."""
-
-    def __init__(self) -> None:
-        self.requested: list[str] = []
-        self.error: Exception | None = None
-
-    def run_now(self, process: str) -> None:
-        if self.error is not None:
-            raise self.error
-        self.requested.append(process)
+from helpers import HOUR, FakeClock, RecordingTrigger, RecordingWorker, counter_ids
 
 
 @pytest.fixture
