@@ -7,26 +7,19 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import grpc
 import pytest
+from faults import StreamFault, stream_fault_client
 from google.cloud import firestore
 
 import slotwork
 from slotwork.schema import Status
+from slotwork.store import StreamCut
 from slotwork_local.emulator import Emulator
 from slotwork_local.rpccount import counting_client
 
 from conftest import PROJECT, new_client
-from helpers import HOUR, FakeClock, RecordingWorker, make_app
-
-
-class RecordingTrigger:
-    """Collects continuation requests instead of calling a scheduler."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-
-    def run_now(self, process: str) -> None:
-        self.requests.append(process)
+from helpers import HOUR, START, FakeClock, RecordingTrigger, RecordingWorker, make_app
 
 
 class Crash(BaseException):
@@ -73,7 +66,7 @@ def test_deadline_stops_the_tick_and_the_next_resumes_without_repeats(
     first = app.tick("sweep")
     assert first.outcome == "claimed"
     assert 0 < first.processed < 60
-    assert first.continuation and trigger.requests == ["sweep"]
+    assert first.continuation and trigger.requested == ["sweep"]
     assert first.left == 60 - first.processed
     state = app.get_process("sweep")
     assert state.run.status.state == Status.ACTIVE and state.run.items_left == first.left
@@ -261,3 +254,54 @@ def test_unfinished_run_is_closed_incomplete_when_its_slot_ends(client: firestor
     closed = [r for r in runs if r["run"]["status"]["state"] == "INCOMPLETE"]
     assert len(closed) == 1 and closed[0]["run"]["items_left"] == first.left
     assert app.get_process("sweep").aggregate_stats["state.incomplete"] == 1
+
+
+def test_a_pending_stream_cut_at_the_deadline_hands_over(
+    client: firestore.Client, emulator: Emulator
+) -> None:
+    """Firestore stalls the pending-items stream until past the tick's deadline,
+    then ends it with DEADLINE_EXCEEDED: the tick keeps what it did, releases,
+    asks for a continuation, and the next tick finishes without repeats.
+    """
+    clock = FakeClock()
+    # The stall: when the stream is cut, a minute has passed on a 30 s deadline.
+    fault = StreamFault(after=7, on_cut=lambda: clock.advance(timedelta(minutes=1)))
+    worker = RecordingWorker()
+    trigger = RecordingTrigger()
+    options: dict[str, object] = {"deadline": 30, "lease_ttl": 120, "trigger": trigger}
+    make_app(client, worker, clock).register_many("sweep", [(n, None) for n in names(20)])
+    stalled = make_app(stream_fault_client(PROJECT, emulator.host, fault), worker, clock, **options)
+    first = stalled.tick("sweep")
+    assert fault.cuts == 1
+    assert (first.outcome, first.run_state, first.processed) == ("claimed", "ACTIVE", 7)
+    assert first.continuation and trigger.requested == ["sweep"]
+    assert first.left is None  # not counted: Firestore was too slow already
+    done = stalled.list_work("sweep", state="completed").items
+    assert [w.id for w in done] == names(7)  # checkpointed by the hand-over
+    nxt = make_app(client, worker, clock, prefix="next", **options).tick("sweep")
+    assert (nxt.outcome, nxt.run_state, nxt.processed) == ("resumed", "COMPLETED", 13)
+    assert sorted(worker.processed) == names(20)  # each item exactly once
+
+
+def test_a_pending_stream_broken_mid_tick_resumes_after_the_last_item(
+    client: firestore.Client, emulator: Emulator
+) -> None:
+    fault = StreamFault(after=5, status=grpc.StatusCode.UNAVAILABLE)
+    worker = RecordingWorker()
+    clock = FakeClock()
+    make_app(client, worker, clock).register_many("sweep", [(n, None) for n in names(12)])
+    result = make_app(stream_fault_client(PROJECT, emulator.host, fault), worker, clock).tick(
+        "sweep"
+    )
+    assert fault.cuts == 1
+    assert (result.run_state, result.processed) == ("COMPLETED", 12)
+    assert worker.processed == names(12)  # in order, each once
+
+
+def test_a_pending_stream_is_not_opened_without_time_left(client: firestore.Client) -> None:
+    app = make_app(client, RecordingWorker(), FakeClock())
+    app.register("sweep", "a")
+    slot = START + HOUR
+    with pytest.raises(StreamCut):
+        next(app.store.pending("sweep", slot, lambda: None))
+    assert [s.name for s in app.store.pending("sweep", slot, lambda: 10.0)] == ["a"]

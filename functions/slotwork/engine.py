@@ -20,7 +20,15 @@ from slotwork.process import Item, Process
 from slotwork.schema import SCHEMA_VERSION, Lease, Params, Run, RunRecord, Status
 from slotwork.schema import Process as ProcessState
 from slotwork.schema.documents import datetime_to_ts, to_doc, ts_to_datetime
-from slotwork.store import ACTIVE, CLEANUP, DROPPED, FirestoreStore, ItemWrite, PreconditionFailed
+from slotwork.store import (
+    ACTIVE,
+    CLEANUP,
+    DROPPED,
+    FirestoreStore,
+    ItemWrite,
+    PreconditionFailed,
+    StreamCut,
+)
 from slotwork.triggers import NoTrigger, Trigger
 
 # A checkpoint writes at most this many items: with the process document and
@@ -28,10 +36,10 @@ from slotwork.triggers import NoTrigger, Trigger
 MAX_CHECKPOINT_ITEMS = 400
 # Lost precondition races (concurrent registers) a checkpoint retries before giving up.
 MAX_CHECKPOINT_ATTEMPTS = 8
-# Seconds a pending-items stream may outlive the tick's deadline.
-# (Generous: the emulator takes seconds to start answering a query over a
-# million documents.)
-STREAM_GRACE_SECONDS = 30.0
+# A pending-items stream lives until the tick's deadline, but at least this
+# long: the emulator takes seconds to start answering a query over a million
+# documents. (The tick's deadline leaves room before Scheduler's.)
+MIN_STREAM_SECONDS = 30.0
 # Missed slots listed one by one in a run (all are counted).
 MAX_LISTED_MISSED_SLOTS = 100
 
@@ -59,7 +67,7 @@ class TickResult:
     processed: int = 0
     cleaned: int = 0
     errors: int = 0
-    left: int = 0
+    left: int | None = 0  # None: not counted (the count failed, or was skipped)
     continuation: bool = False
     run_state: str = ""
 
@@ -129,6 +137,9 @@ class Tick:
         # Set when a checkpoint returned after the lease it renewed had expired:
         # another instance may have been entitled to the slot, so hand over.
         self.lapsed = False
+        # Set when the pending-items stream ended at the deadline: Firestore is
+        # slow or stalled, so the hand-over spends no time counting what is left.
+        self.stream_cut = False
 
     # -- claim ----------------------------------------------------------------
     def run(self) -> TickResult:
@@ -314,6 +325,24 @@ class Tick:
 
     def _process_lists(self) -> bool:
         """Work through pending items; True when none is left (or the run aborted)."""
+        try:
+            return self._process_pending()
+        except StreamCut as err:
+            # Items stopped arriving and the deadline came: what was done is
+            # checkpointed by the hand-over, and the continuation reads on.
+            self.stream_cut = True
+            event(
+                logging.WARNING,
+                "pending items stopped arriving before the deadline",
+                process=self.name,
+                slot=self.slot,
+                instance=self.instance,
+                processed=self.processed,
+                detail=str(err),
+            )
+            return False
+
+    def _process_pending(self) -> bool:
         for snap in self.store.pending(self.name, self.slot, self._stream_timeout):
             if self.tally.aborted:
                 return True
@@ -346,7 +375,7 @@ class Tick:
         # Firestore must end it rather than hold the tick forever, and a
         # broken stream is not reopened once the deadline has passed.
         remaining = self.budget.remaining()
-        return remaining + STREAM_GRACE_SECONDS if remaining > 0 else None
+        return max(remaining, MIN_STREAM_SECONDS) if remaining > 0 else None
 
     def _checkpoint_due(self) -> bool:
         if len(self.writes) >= self.config.checkpoint_items:
@@ -561,7 +590,7 @@ class Tick:
 
     def _hand_over(self) -> TickResult:
         """Stopped before the deadline with work left: checkpoint, release, ask for more."""
-        left = self._items_left()
+        left = None if self.stream_cut else self._items_left()
         if left is not None:
             self.run_state.items_left = left
         self._checkpoint(release=True)

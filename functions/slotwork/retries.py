@@ -34,6 +34,11 @@ RETRY = gretry.Retry(
     timeout=CALL_TIMEOUT_SECONDS,
 )
 
+# For streams the caller resumes itself. Not ``retry=None``: Query.stream then
+# fails with AttributeError on a mid-stream error (google-cloud-firestore 2.34
+# asks the retry's predicate whether to resume, and None has none).
+NO_RETRY = gretry.Retry(predicate=lambda _err: False)
+
 
 def is_transient(err: BaseException) -> bool:
     """Whether a Google API error is worth retrying later."""

@@ -23,7 +23,14 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from slotwork.errors import Conflict, StoreFailed, StoreUnavailable
-from slotwork.retries import CALL_TIMEOUT_SECONDS, RETRY, TRANSIENT, backoff, is_transient
+from slotwork.retries import (
+    CALL_TIMEOUT_SECONDS,
+    NO_RETRY,
+    RETRY,
+    TRANSIENT,
+    backoff,
+    is_transient,
+)
 from slotwork.schema import SCHEMA_VERSION, Process, Work
 from slotwork.schema.documents import from_doc
 
@@ -46,6 +53,12 @@ _PRECONDITION = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound, gex
 
 class PreconditionFailed(Exception):
     """A conditional write lost to a concurrent writer (internal to the engine)."""
+
+
+class StreamCut(Exception):
+    """The pending-items stream ended early (timed out or broke) with no time
+    left to reopen it: the tick hands over rather than fails (internal to the engine).
+    """
 
 
 @dataclass(frozen=True)
@@ -202,6 +215,8 @@ class FirestoreStore:
         deadline ``stream_timeout()`` so a Firestore that stops answering ends
         the stream instead of blocking the tick; a transient error resumes after
         the last item read, a bounded number of times, with jittered backoff.
+        Once ``stream_timeout()`` is None (no time left), a stream that ends
+        early raises StreamCut.
         """
         query = (
             self._pending_query(process, slot)
@@ -215,18 +230,18 @@ class FirestoreStore:
         while True:
             resumed = query if last is None else query.start_after(last)
             try:
-                # retry=None: the client's own mid-stream retry has no bound.
+                # No client retry: its own mid-stream resume has no bound.
                 timeout = stream_timeout()
                 if timeout is None:
-                    raise StoreUnavailable(
-                        "Firestore query of pending items broke after the deadline"
-                    )
-                for doc in resumed.stream(retry=None, timeout=timeout):
+                    raise StreamCut("no time left to reopen the pending-items query")
+                for doc in resumed.stream(retry=NO_RETRY, timeout=timeout):
                     last = doc
                     failures = 0
                     yield ItemSnapshot(doc.id, doc.to_dict() or {}, doc.update_time)
                 return
             except TRANSIENT as err:
+                if stream_timeout() is None:
+                    raise StreamCut(f"the pending-items query ended late: {err}") from err
                 failures += 1
                 if failures > MAX_STREAM_RESUMES:
                     raise unavailable("query of pending items", err) from err

@@ -1,7 +1,8 @@
 """Count the Firestore RPCs, document reads and writes a client makes.
 
 A gRPC interceptor on the client's channel: the counts are what went over the
-wire, not an estimate. Used by the cost tests and the benchmarks.
+wire, not an estimate. Used by the cost tests and the benchmarks (and, through
+``intercepted_client``, by tests that inject faults on the wire).
 """
 
 from __future__ import annotations
@@ -102,7 +103,12 @@ class _CountingStream:
 def counting_client(project: str, emulator_host: str) -> tuple[firestore.Client, Counts]:
     """A Firestore client on the emulator at ``emulator_host`` whose calls are counted."""
     counts = Counts()
-    channel = grpc.intercept_channel(grpc.insecure_channel(emulator_host), _Interceptor(counts))
+    return intercepted_client(project, emulator_host, _Interceptor(counts)), counts
+
+
+def intercepted_client(project: str, emulator_host: str, interceptor: Any) -> firestore.Client:
+    """A Firestore client on the emulator at ``emulator_host`` whose calls pass ``interceptor``."""
+    channel = grpc.intercept_channel(grpc.insecure_channel(emulator_host), interceptor)
     client = firestore.Client(
         project=project,
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
@@ -110,4 +116,4 @@ def counting_client(project: str, emulator_host: str) -> tuple[firestore.Client,
     client._firestore_api_internal = FirestoreClient(
         transport=FirestoreGrpcTransport(channel=channel)
     )
-    return client, counts
+    return client
