@@ -119,17 +119,22 @@ def start(
     project: str = "slotwork-local",
     log_path: Path | None = None,
     data_dir: Path | None = None,
+    max_heap_mib: int | None = None,
 ) -> Emulator:
     """Start an emulator on ``port`` (a free one by default) and wait until it answers.
 
     ``data_dir`` imports an earlier export at start and exports into it at exit.
+    ``max_heap_mib`` raises the JVM's heap limit (default: a quarter of the RAM):
+    the emulator holds every document in it.
     """
     java = shutil.which("java")
     if java is None:
         raise EmulatorError("java not found on PATH: the Firestore emulator needs Java 17 or newer")
     port = port or free_port()
+    heap = [f"-Xmx{max_heap_mib}m"] if max_heap_mib else []
     args = [
         java,
+        *heap,
         "-Duser.language=en",
         "-cp",
         str(emulator_jar()),
