@@ -311,6 +311,37 @@ class Sleepy(RecordingWorker):
         time.sleep(self.seconds)
 
 
+ANCHORED_LEASE = 2.5  # seconds: far below the hours between the base clocks
+
+
+def anchored_pair(
+    emulator: Emulator,
+    holder_offset: int,
+    holder_worker: RecordingWorker,
+    other_worker: RecordingWorker,
+    **holder_options: Any,
+) -> tuple[slotwork.App, slotwork.App]:
+    """A holder and a contender on a reset emulator, their base clocks off the true
+    time by ``holder_offset`` and ``-holder_offset`` hours, both anchored on Firestore.
+    """
+    emulator.reset()
+    options: dict[str, Any] = {
+        "lease_ttl": ANCHORED_LEASE,
+        "checkpoint_seconds": 0.5,
+        "min_frequency": 3600,
+        "deadline": 10,
+    }
+
+    def app(worker: RecordingWorker, hours: int, prefix: str, **extra: Any) -> slotwork.App:
+        clock = ServerAnchoredClock(lambda: system_clock() + timedelta(hours=hours))
+        return skewed_app(new_client(emulator), worker, clock, prefix, **options, **extra)
+
+    return (
+        app(holder_worker, holder_offset, "holder", **holder_options),
+        app(other_worker, -holder_offset, "other"),
+    )
+
+
 @pytest.mark.parametrize(
     "holder_offset",
     [pytest.param(-2, id="holder-behind"), pytest.param(2, id="holder-ahead", marks=long_only)],
@@ -322,32 +353,10 @@ def test_anchored_clocks_skewed_by_hours_never_share_a_slot(
     renews it at its checkpoints; the other instance, ticking all along, is busy
     throughout, then finds the slot done.
     """
-    emulator.reset()
-    lease = 2.5
-    holder_clock = ServerAnchoredClock(lambda: system_clock() + timedelta(hours=holder_offset))
-    other_clock = ServerAnchoredClock(lambda: system_clock() - timedelta(hours=holder_offset))
+    lease = ANCHORED_LEASE
     worker = Sleepy(0.3)
-    holder = skewed_app(
-        new_client(emulator),
-        worker,
-        holder_clock,
-        "holder",
-        lease_ttl=lease,
-        checkpoint_seconds=0.5,
-        min_frequency=3600,
-        deadline=10,
-    )
     other_worker = RecordingWorker()
-    other = skewed_app(
-        new_client(emulator),
-        other_worker,
-        other_clock,
-        "other",
-        lease_ttl=lease,
-        checkpoint_seconds=0.5,
-        min_frequency=3600,
-        deadline=10,
-    )
+    holder, other = anchored_pair(emulator, holder_offset, worker, other_worker)
     names = item_names(14)
     holder.register_many("sync", [(n, None) for n in names])
     stop_flag = threading.Event()
@@ -388,36 +397,19 @@ def test_anchored_clocks_skewed_by_hours_recover_a_dead_holder_in_one_lease(
     """The holder dies; the other instance, its base clock hours away, neither steals
     the live lease nor waits hours for it: it takes over within a lease.
     """
-    emulator.reset()
-    lease = 2.5
-    holder_clock = ServerAnchoredClock(lambda: system_clock() + timedelta(hours=holder_offset))
-    other_clock = ServerAnchoredClock(lambda: system_clock() - timedelta(hours=holder_offset))
+    lease = ANCHORED_LEASE
 
     def die_at_5(ctx: slotwork.Context, item: slotwork.Item) -> None:
         if item.name == "item-0005":
             raise Crash()
 
-    holder = skewed_app(
-        new_client(emulator),
-        RecordingWorker(on_process=die_at_5),
-        holder_clock,
-        "holder",
-        lease_ttl=lease,
-        checkpoint_items=2,
-        checkpoint_seconds=0.5,
-        min_frequency=3600,
-        deadline=10,
-    )
     other_worker = RecordingWorker()
-    other = skewed_app(
-        new_client(emulator),
+    holder, other = anchored_pair(
+        emulator,
+        holder_offset,
+        RecordingWorker(on_process=die_at_5),
         other_worker,
-        other_clock,
-        "other",
-        lease_ttl=lease,
-        checkpoint_seconds=0.5,
-        min_frequency=3600,
-        deadline=10,
+        checkpoint_items=2,
     )
     names = item_names(10)
     holder.register_many("sync", [(n, None) for n in names])
