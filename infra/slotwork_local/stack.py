@@ -340,25 +340,29 @@ def watch(
             event(logging.WARNING, "progress read failed", detail=str(err))
             return None
 
+    def refreshes() -> Iterator[progress.Snapshot]:
+        # One last read after the stop, so the final state is what stays on screen.
+        finished = False
+        while True:
+            snap = safe_read()
+            if snap is not None:
+                yield snap
+            if finished:
+                return
+            finished = over()
+
     if opts.plain:
         last_line, last_time = "", 0.0
-        while True:
-            snap = safe_read()
-            if snap is not None:
-                line = progress.plain_line(snap)
-                body = line.split(" ", 1)[-1]  # without the time
-                if body != last_line or time.monotonic() - last_time >= PLAIN_EVERY_SECONDS:
-                    console.print(line, highlight=False)
-                    last_line, last_time = body, time.monotonic()
-            if over():
-                return
+        for snap in refreshes():
+            line = progress.plain_line(snap)
+            body = line.split(" ", 1)[-1]  # without the time
+            if body != last_line or time.monotonic() - last_time >= PLAIN_EVERY_SECONDS:
+                console.print(line, highlight=False)
+                last_line, last_time = body, time.monotonic()
+        return
     with Live(console=console, refresh_per_second=4, transient=False) as live:
-        while True:
-            snap = safe_read()
-            if snap is not None:
-                live.update(progress.render(snap, footer))
-            if over():
-                return
+        for snap in refreshes():
+            live.update(progress.render(snap, footer))
 
 
 def main(argv: list[str] | None = None) -> int:
