@@ -15,7 +15,7 @@ from typing import Any
 from google.cloud import firestore
 
 from benchmarks import fixtures as fx
-from slotwork.store import RUNS
+from slotwork.store.firestore import RUNS
 
 LIMIT = 1 << 20  # 1 MiB
 GOAL_FRACTION = 0.10

@@ -24,8 +24,9 @@ from google.cloud.firestore_v1 import _helpers, types
 import slotwork
 from slotwork import rules
 from slotwork.clock import EPOCH
+from slotwork.model import ACTIVE
 from slotwork.schema import SCHEMA_VERSION
-from slotwork.store import ACTIVE, WORK
+from slotwork.store.firestore import WORK
 from slotwork.triggers import Trigger
 from slotwork_local import emulator as emulator_mod
 
@@ -65,7 +66,7 @@ class RecordingTrigger:
 
     calls: list[str] = field(default_factory=list)
 
-    def run_now(self, process: str) -> None:
+    def run_now(self, process: str, shard: int) -> None:
         self.calls.append(process)
 
 

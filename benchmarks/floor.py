@@ -19,7 +19,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 
 from benchmarks.fixtures import COLLECTION, FREQUENCY, PROCESS, SlotClock, work_collection
 from slotwork import rules
-from slotwork.store import ACTIVE
+from slotwork.model import ACTIVE
 
 BATCH = 400  # the engine's MAX_CHECKPOINT_ITEMS
 

@@ -21,6 +21,14 @@ WRITE_PRICE = 0.18
 HOURS_PER_MONTH = 730
 TICKS_PER_HOUR = 4  # a Scheduler tick every 15 minutes
 COST_ITEMS = 10_000
+# What a tick writes beyond its items: the claim's shard document, run record and
+# process summary; the final checkpoint's run record and process summary (its
+# shard document counts as the checkpoint's own write).
+CLAIM_WRITES = 3
+FINISH_EXTRA_WRITES = 2
+# What a tick reads beyond its items and its checkpoints' process reads: the
+# process document, the shard document, the count of the shard's items.
+MAX_EXTRA_READS = 3
 # A tick that hands over: its items and its (short) deadline in seconds.
 HANDOVER_PROCESS = "ops-handover"
 HANDOVER_ITEMS = 3_000
@@ -124,10 +132,13 @@ def section(counts: list[Count]) -> Section:
         rows,
         "Counted on the wire",
     )
-    extra_reads = tick.reads - n
     checkpoints = max(tick.commits - 1, 1)  # the claim is a commit too
+    # Each checkpoint but the last reads the process document again (pause, policies).
+    extra_reads = tick.reads - n - (checkpoints - 1)
     extra_writes = tick.writes - n
-    per_checkpoint = (extra_writes - 2) / checkpoints  # the claim writes 2 (process doc, run)
+    # The claim writes the shard, the run record and the process summary; the
+    # final checkpoint the same three; the others the shard document alone.
+    per_checkpoint = (extra_writes - CLAIM_WRITES - FINISH_EXTRA_WRITES) / checkpoints
     constants = Table(
         ["per tick, beyond one read and one write per item", "slotwork", "floor"],
         [
@@ -156,8 +167,11 @@ def section(counts: list[Count]) -> Section:
     scale = COST_ITEMS / n if n else math.nan
     # The measured constants applied to 10,000 items: the claim writes the process
     # document and the run record; each checkpoint (and the final one) adds its own.
-    work_reads = COST_ITEMS + extra_reads
-    work_writes = COST_ITEMS + 2 + per_checkpoint * (math.ceil(COST_ITEMS / BATCH) + 1)
+    cost_checkpoints = math.ceil(COST_ITEMS / BATCH) + 1
+    work_reads = COST_ITEMS + extra_reads + cost_checkpoints - 1
+    work_writes = (
+        COST_ITEMS + CLAIM_WRITES + FINISH_EXTRA_WRITES + per_checkpoint * cost_checkpoints
+    )
     idle_reads = (TICKS_PER_HOUR - 1) * idle.reads
     idle_writes = (TICKS_PER_HOUR - 1) * idle.writes
     s_reads, s_writes, s_rc, s_wc = monthly(work_reads + idle_reads, work_writes + idle_writes)
@@ -201,18 +215,18 @@ def section(counts: list[Count]) -> Section:
         f"tick does the slot's {COST_ITEMS:,} items (a no-op worker finishes in one tick) and "
         f"{TICKS_PER_HOUR - 1} ticks are idle; no free tier, no storage (about 5 MB), no "
         "Cloud Functions or Scheduler charges, nothing the worker itself reads or writes.",
-        "A tick that runs out of time hands over: it adds one count aggregation "
-        "(`count_pending`), which Firestore bills as one read per 1,000 index entries "
-        "counted (the emulator's interceptor counts each as one), so a continuation on a "
-        "100,000-item slot costs about 100 reads more.",
+        "A shard counts its pending items once, when it joins a run (`count_pending`, "
+        "the run's frozen denominator), which Firestore bills as one read per 1,000 index "
+        "entries counted (the emulator's interceptor counts each as one), so the first "
+        "tick of a 100,000-item slot costs about 100 reads more; continuations count nothing.",
     ]
-    ok_items = extra_reads <= 2 and per_checkpoint <= 2
+    ok_items = extra_reads <= MAX_EXTRA_READS and per_checkpoint <= 1
     goals = [
         Goal(
             "≤ 1 read and 1 write per processed item amortised, a constant per checkpoint",
             f"{fmt(tick.reads / n, 4)} reads and {fmt(tick.writes / n, 4)} writes per item "
-            f"({extra_reads} extra read(s) per tick, {fmt(per_checkpoint, 2)} extra write(s) "
-            "per checkpoint)",
+            f"({extra_reads} extra read(s) per tick and 1 per checkpoint, "
+            f"{fmt(per_checkpoint, 2)} extra write(s) per checkpoint)",
             ok_items,
         ),
         Goal(

@@ -73,10 +73,10 @@ class RecordingTrigger:
         self.requested: list[str] = []
         self.error: Exception | None = None
 
-    def run_now(self, process: str) -> None:
+    def run_now(self, process: str, shard: int) -> None:
         if self.error is not None:
             raise self.error
-        self.requested.append(process)
+        self.requested.append(process if shard == 0 else f"{process}/{shard}")
 
 
 @dataclass

@@ -240,9 +240,15 @@ def items(
     return {d.id: d.to_dict() or {} for d in work.stream()}
 
 
-def process_doc(client: firestore.Client, process: str) -> dict[str, Any]:
-    snap = client.collection(COLLECTION).document(process).get()
-    return snap.to_dict() or {}
+def process_doc(client: firestore.Client, process: str, shard: int = 0) -> dict[str, Any]:
+    """The process document, with the lease of one shard (``lease``) and that
+    shard's document (``shard``) beside it."""
+    ref = client.collection(COLLECTION).document(process)
+    doc = ref.get().to_dict() or {}
+    part = ref.collection("shards").document(str(shard)).get().to_dict() or {}
+    doc["shard"] = part
+    doc["lease"] = part.get("lease", {})
+    return doc
 
 
 def calls(client: firestore.Client, process: str) -> list[dict[str, Any]]:

@@ -39,7 +39,8 @@ from slotwork_local.scheduler_api import SchedulerApi
 from helpers import FakeClock
 
 PARENT = "projects/slotwork-local/locations/local"
-JOB = "slotwork-ttl-sweeper"
+JOB = "slotwork-ttl-sweeper-0"
+BODY = {"process": "ttl-sweeper", "shard": 0}
 TIMEOUT = 10.0
 
 
@@ -134,8 +135,8 @@ def make_rig(url: str, retry: RetryPolicy | None = None, interval: float = 60) -
         return False
 
     scheduler = LocalScheduler(
-        {"ttl-sweeper": spec(retry)},
-        {"ttl-sweeper": IntervalCadence(interval)},
+        {JOB: spec(retry)},
+        {JOB: IntervalCadence(interval)},
         HttpDelivery(url),
         clock=clock,
         pause=pause,
@@ -151,14 +152,25 @@ def idle(scheduler: LocalScheduler) -> bool:
 def test_jobs_are_read_from_the_file_terraform_deploys() -> None:
     raw = json.loads(JOBS_FILE.read_text())["processes"]
     jobs = load_jobs()
-    assert set(jobs) == set(raw)
-    sweeper = jobs["ttl-sweeper"]
+    assert set(jobs) == {
+        f"slotwork-{name}-{k}" for name, p in raw.items() for k in range(p.get("shards", 1))
+    }
+    sweeper = jobs[JOB]
     entry = raw["ttl-sweeper"]
     assert sweeper.schedule == entry["schedule"] and sweeper.time_zone == entry["time_zone"]
     assert sweeper.attempt_deadline_seconds == entry["attempt_deadline_seconds"]
     assert sweeper.retry.retry_count == entry["retry"]["retry_count"]
     assert sweeper.retry.max_doublings == entry["retry"]["max_doublings"]
-    assert sweeper.job_id == JOB and sweeper.body == {"process": "ttl-sweeper"}
+    assert sweeper.job_id == JOB and sweeper.body == BODY
+
+
+def test_a_sharded_process_gets_one_job_per_shard() -> None:
+    entry = {"schedule": "*/5 * * * *", "attempt_deadline_seconds": 60, "shards": 3}
+    jobs = parse_jobs({"processes": {"rotate": entry}})
+    assert sorted(jobs) == ["slotwork-rotate-0", "slotwork-rotate-1", "slotwork-rotate-2"]
+    assert [jobs[k].body for k in sorted(jobs)] == [
+        {"process": "rotate", "shard": k} for k in range(3)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -247,7 +259,7 @@ def test_a_due_job_posts_its_body_to_run_once(recorder: tuple[Recorder, str]) ->
     rig.clock.advance(timedelta(seconds=60))
     assert rig.scheduler.fire_due() == [JOB]
     wait_until(lambda: idle(rig.scheduler) and rec.count() == 1)
-    assert rec.requests[0]["body"] == {"process": "ttl-sweeper"}
+    assert rec.requests[0]["body"] == BODY
     assert rec.requests[0]["type"] == "application/json"
     status = rig.scheduler.job(JOB)
     assert status.last_attempt is not None and status.last_attempt.status == 200
@@ -337,8 +349,8 @@ def test_stop_ends_a_retry_that_is_waiting(recorder: tuple[Recorder, str]) -> No
     rec, url = recorder
     rec.statuses = [500]
     scheduler = LocalScheduler(
-        {"ttl-sweeper": spec(RetryPolicy(3, 300, 300, 0, 0))},
-        {"ttl-sweeper": IntervalCadence(3600)},
+        {JOB: spec(RetryPolicy(3, 300, 300, 0, 0))},
+        {JOB: IntervalCadence(3600)},
         HttpDelivery(url),
     )
     scheduler.run_now(JOB)
@@ -351,7 +363,7 @@ def test_stop_ends_a_retry_that_is_waiting(recorder: tuple[Recorder, str]) -> No
 def test_the_loop_ticks_on_its_cadence(recorder: tuple[Recorder, str]) -> None:
     rec, url = recorder
     scheduler = LocalScheduler(
-        {"ttl-sweeper": spec()}, {"ttl-sweeper": IntervalCadence(0.2)}, HttpDelivery(url)
+        {JOB: spec()}, {JOB: IntervalCadence(0.2)}, HttpDelivery(url)
     )
     scheduler.start()
     try:
@@ -359,7 +371,7 @@ def test_the_loop_ticks_on_its_cadence(recorder: tuple[Recorder, str]) -> None:
     finally:
         scheduler.stop()
         scheduler.join(TIMEOUT)
-    assert all(r["body"] == {"process": "ttl-sweeper"} for r in rec.requests)
+    assert all(r["body"] == BODY for r in rec.requests)
 
 
 # -- the Cloud Scheduler REST API, through the real client ---------------------------------------
@@ -392,7 +404,7 @@ def test_run_job_through_the_real_client_fires_a_tick(
     assert job.state == scheduler_v1.Job.State.ENABLED
     assert job.retry_config.retry_count == 3 and job.schedule == "*/15 * * * *"
     wait_until(lambda: rec.count() == 1)
-    assert rec.requests[0]["body"] == {"process": "ttl-sweeper"}
+    assert rec.requests[0]["body"] == BODY
 
 
 def test_run_job_of_an_unknown_job_or_location_is_not_found(
@@ -413,7 +425,7 @@ def test_get_and_list_jobs_through_the_real_client(
     _, api = served
     client = real_client(api)
     job = client.get_job(name=f"{PARENT}/jobs/{JOB}", timeout=TIMEOUT)
-    assert json.loads(job.http_target.body) == {"process": "ttl-sweeper"}
+    assert json.loads(job.http_target.body) == BODY
     assert job.attempt_deadline.seconds == 5  # a timedelta at run time, a Duration to mypy
     names = [j.name for j in client.list_jobs(parent=PARENT, timeout=TIMEOUT)]
     assert names == [f"{PARENT}/jobs/{JOB}"]
@@ -423,6 +435,6 @@ def test_the_engines_continuation_trigger_reaches_the_local_scheduler(
     served: tuple[Recorder, SchedulerApi],
 ) -> None:
     rec, api = served
-    CloudSchedulerTrigger(PARENT, api.endpoint).run_now("ttl-sweeper")
+    CloudSchedulerTrigger(PARENT, api.endpoint).run_now("ttl-sweeper", 0)
     wait_until(lambda: rec.count() == 1)
-    assert rec.requests[0]["body"] == {"process": "ttl-sweeper"}
+    assert rec.requests[0]["body"] == BODY

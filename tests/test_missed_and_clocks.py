@@ -39,8 +39,8 @@ def test_skip_policy_abandons_the_late_run_for_the_new_slot(client: firestore.Cl
     result = app.tick("sync")
     assert result.outcome == "claimed" and result.slot == START + HOUR
     runs, _ = app.list_runs("sync")
-    assert runs[-1]["run"]["status"]["state"] == "INCOMPLETE"
-    assert runs[-1]["run"]["items_left"] == left
+    assert runs[-1].run.status.state == Status.INCOMPLETE
+    assert runs[-1].run.items_left == left
 
 
 def test_run_late_policy_finishes_the_late_run_within_its_window(

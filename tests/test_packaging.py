@@ -36,6 +36,7 @@ def test_every_env_var_is_read_by_config() -> None:
         "SLOTWORK_CHECKPOINT_SECONDS": "2.5",
         "SLOTWORK_SCHEDULER_PARENT": "projects/p/locations/l",
         "SLOTWORK_SCHEDULER_ENDPOINT": "http://127.0.0.1:1",
+        "SLOTWORK_SHARDS": '{"mod-a": 4}',
         "GOOGLE_CLOUD_PROJECT": "p",
     }
     assert set(env) == set(ENV_VARS)
@@ -51,6 +52,7 @@ def test_every_env_var_is_read_by_config() -> None:
         project="p",
         scheduler_parent="projects/p/locations/l",
         scheduler_endpoint="http://127.0.0.1:1",
+        shards={"mod-a": 4},
     )
     assert Config.from_env({}) == Config()
 

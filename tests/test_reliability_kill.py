@@ -130,7 +130,7 @@ def claims_in(server: Server) -> list[dict[str, Any]]:
         e
         for e in server.logs()
         if e.get("process") == PROCESS
-        and str(e.get("message", "")).startswith(("slot claimed", "slot resumed"))
+        and e.get("event") == "claim"
     ]
 
 

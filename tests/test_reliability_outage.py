@@ -33,7 +33,8 @@ from google.cloud import firestore
 
 import slotwork
 from slotwork import retries
-from slotwork.store import FirestoreStore
+from slotwork.store import Commit, ItemFields, ItemWrite
+from slotwork.store.firestore import FirestoreStore
 from slotwork_local import emulator as emulator_mod
 from slotwork_local.rpccount import counting_client
 
@@ -367,13 +368,13 @@ def test_permanent_errors_are_not_retried(error: Exception) -> None:
 
 
 def test_a_permanent_firestore_error_is_sent_once(rig: Rig) -> None:
-    """Against the emulator: a commit Firestore rejects (a reserved field name) is one RPC."""
+    """Against the emulator: a commit Firestore rejects (a reserved document id) is one RPC."""
     rig.reset()
     counted, counts = counting_client(PROJECT, rig.emulator.host)
     store = FirestoreStore(counted, "slotwork")
     counts.reset()
     started = time.monotonic()
     with pytest.raises(slotwork.SlotworkError):
-        store.commit_process(PROCESS, {"__reserved__": 1}, None)
+        store.commit(PROCESS, Commit(items=[ItemWrite("__reserved__", ItemFields(), None)]))
     assert time.monotonic() - started < 2
     assert counts.snapshot()["rpcs"] == {"Commit": 1}

@@ -294,7 +294,7 @@ def test_a_completed_run_reports_no_items_left(client: firestore.Client) -> None
         pass
     assert app.get_process("sweep").run.items_left == 0
     runs, _ = app.list_runs("sweep")
-    assert runs[0]["run"].get("items_left", 0) == 0
+    assert runs[0].run.items_left == 0
 
 
 # -- slow and hung workers over HTTP ---------------------------------------------------

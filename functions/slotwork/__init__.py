@@ -13,12 +13,16 @@ from slotwork.errors import (
     Gone,
     InvalidArgument,
     NotFound,
+    Permanent,
+    RetryAfter,
     SlotworkError,
     StoreUnavailable,
 )
+from slotwork.policies import ErrorBudget, Rate, Retry
 from slotwork.process import ABORT, CONTINUE, Context, ErrorAction, Item, Process, Worker
 from slotwork.registry import Registration
 from slotwork.schema import Params
+from slotwork.store import StateStore
 
 __all__ = [
     "ABORT",
@@ -27,14 +31,20 @@ __all__ = [
     "Conflict",
     "Context",
     "ErrorAction",
+    "ErrorBudget",
     "Gone",
     "InvalidArgument",
     "Item",
     "NotFound",
     "Params",
+    "Permanent",
     "Process",
+    "Rate",
     "Registration",
+    "Retry",
+    "RetryAfter",
     "SlotworkError",
+    "StateStore",
     "StoreUnavailable",
     "TickResult",
     "WorkPage",

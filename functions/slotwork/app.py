@@ -1,18 +1,20 @@
-"""``App``: the processes of one deployment over one Firestore collection.
+"""``App``: the processes of one deployment over one state store.
 
 The functions, the API and tests all go through it: ``tick`` runs the engine;
-the rest reads and steers the stored state.
+the rest reads and steers the stored state. It depends on the ``StateStore``
+Protocol only: ``client=`` builds the Firestore store, ``store=`` takes any.
 """
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from google.cloud import firestore
+from urllib.parse import quote
 
 from slotwork import rules
 from slotwork.clock import Clock, system_clock
@@ -21,28 +23,33 @@ from slotwork.config import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MIN_FREQUENCY_SECONDS,
 )
-from slotwork.engine import RUN_ID_FORMAT, EngineConfig, Tick, TickResult, effective_frequency
+from slotwork.engine import (
+    MAX_CHECKPOINT_ITEMS,
+    EngineConfig,
+    TickDeps,
+    TickResult,
+    effective_frequency,
+    slot_of_run_id,
+    tick,
+)
+from slotwork.engine.runs import combined_status
+from slotwork.engine.state import DEFAULT_CHECKPOINT_SECONDS
 from slotwork.errors import InvalidArgument, NotFound
-from slotwork.params import ParamsLike, params_to_doc, shorten, to_params, validate_name
+from slotwork.model import WorkState, state_filter, work_state
+from slotwork.params import ParamsLike, shorten, to_params, validate_name
+from slotwork.policies import ErrorBudget, Rate
 from slotwork.process import Process
-from slotwork.registry import Registration, Registry, settings_changed
-from slotwork.schema import CatchUp, Params, Work, WorkResponse
+from slotwork.registry import Registration, Registry
+from slotwork.schema import CatchUp, Params, RunRecord, WorkResponse
 from slotwork.schema import Process as ProcessState
-from slotwork.schema.documents import from_doc
-from slotwork.store import FirestoreStore, ItemSnapshot
+from slotwork.store import Commit, Counter, ProcessChange, StateStore, StoredItem
 from slotwork.triggers import NoTrigger, Trigger
 
 Seconds = float | int | timedelta | None
 
-# WorkResponse.state by list, and by status for active items (as the seed's LRO states).
-_ACTIVE_STATES = {
-    "NEW": "queued",
-    "ACTIVE": "active",
-    "COMPLETED": "completed",
-    "INCOMPLETE": "incomplete",
-    "ABORTED": "aborted",
-}
 CATCH_UP_POLICIES = {"skip": CatchUp.SKIP, "run_late": CatchUp.RUN_LATE}
+# Without an explicit interval, checkpoint at least three times per lease.
+CHECKPOINTS_PER_LEASE = 3
 
 
 def _seconds(value: Seconds, default: float) -> float:
@@ -53,15 +60,36 @@ def _seconds(value: Seconds, default: float) -> float:
     return float(value)
 
 
-def work_state(data: dict[str, Any]) -> str:
-    """The WorkResponse state word of a stored item."""
-    list_name = data.get("list")
-    if list_name == "CLEANUP":
-        return "cleanup"
-    if list_name == "DROPPED":
-        return "dropped"
-    status = data.get("status") or {}
-    return _ACTIVE_STATES.get(str(status.get("state")), "unspecified")
+def engine_config(
+    deadline: Seconds,
+    lease_ttl: Seconds,
+    min_frequency: Seconds,
+    checkpoint_items: int | None,
+    checkpoint_seconds: float | None,
+) -> EngineConfig:
+    """The engine's tunables, checked: the checkpoint interval defaults to the
+    smaller of 5 s and a third of the lease, and must be below the lease."""
+    lease = _seconds(lease_ttl, DEFAULT_LEASE_SECONDS)
+    items = MAX_CHECKPOINT_ITEMS if checkpoint_items is None else checkpoint_items
+    if not 1 <= items <= MAX_CHECKPOINT_ITEMS:
+        raise ValueError(f"checkpoint_items must be within 1..{MAX_CHECKPOINT_ITEMS}")
+    if checkpoint_seconds is None:
+        seconds = min(DEFAULT_CHECKPOINT_SECONDS, lease / CHECKPOINTS_PER_LEASE)
+    elif checkpoint_seconds <= 0:
+        raise ValueError("checkpoint_seconds must be positive")
+    else:
+        seconds = checkpoint_seconds
+    if lease <= seconds:
+        raise ValueError(
+            f"lease_ttl ({lease:g} s) must be longer than the checkpoint interval ({seconds:g} s)"
+        )
+    return EngineConfig(
+        deadline=_seconds(deadline, DEFAULT_DEADLINE_SECONDS),
+        lease_ttl=lease,
+        min_frequency=timedelta(seconds=_seconds(min_frequency, DEFAULT_MIN_FREQUENCY_SECONDS)),
+        checkpoint_items=items,
+        checkpoint_seconds=seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -78,47 +106,57 @@ class App:
     def __init__(
         self,
         processes: Iterable[Process],
-        client: firestore.Client | None = None,
+        client: Any = None,
         collection: str = "slotwork",
         clock: Clock | None = None,
         deadline: Seconds = None,
         lease_ttl: Seconds = None,
         *,
+        store: StateStore | None = None,
         min_frequency: Seconds = None,
         trigger: Trigger | None = None,
         ids: Callable[[], str] | None = None,
         checkpoint_items: int | None = None,
         checkpoint_seconds: float | None = None,
         base_uri: str = "",
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+        deployed_shards: Mapping[str, int] | None = None,
     ) -> None:
         self.processes: dict[str, Process] = {}
         for process in processes:
             if process.name in self.processes:
                 raise ValueError(f"process {process.name!r} is defined twice")
             self.processes[process.name] = process
+        for name, shards in (deployed_shards or {}).items():
+            defined = self.processes.get(name)
+            if defined is not None and defined.shards != shards:
+                raise ValueError(
+                    f"process {name!r} is deployed with {shards} shard(s) (SLOTWORK_SHARDS, from "
+                    f"Terraform) but defined with {defined.shards}: make them agree"
+                )
         validate_name(collection, "collection")
-        self.client = client if client is not None else firestore.Client()
-        self.store = FirestoreStore(self.client, collection)
+        if store is None:
+            from slotwork.store.firestore import FirestoreStore
+
+            if client is None:
+                from google.cloud import firestore
+
+                client = firestore.Client()
+            store = FirestoreStore(client, collection)
+        elif client is not None:
+            raise ValueError("give the App a client or a store, not both")
+        self.store: StateStore = store
+        self.collection = collection
         self.clock: Clock = clock or system_clock
         self.trigger: Trigger = trigger or NoTrigger()
         self.ids = ids or (lambda: uuid.uuid4().hex[:16])
         self.base_uri = base_uri
-        config = EngineConfig(
-            deadline=_seconds(deadline, DEFAULT_DEADLINE_SECONDS),
-            lease_ttl=_seconds(lease_ttl, DEFAULT_LEASE_SECONDS),
-            min_frequency=timedelta(seconds=_seconds(min_frequency, DEFAULT_MIN_FREQUENCY_SECONDS)),
+        self.sleep = sleep or time.sleep
+        self.rng = rng or random.Random()
+        self.config = engine_config(
+            deadline, lease_ttl, min_frequency, checkpoint_items, checkpoint_seconds
         )
-        if checkpoint_items is not None:
-            if not 1 <= checkpoint_items <= config.checkpoint_items:
-                raise ValueError(f"checkpoint_items must be within 1..{config.checkpoint_items}")
-            config = EngineConfig(**{**config.__dict__, "checkpoint_items": checkpoint_items})
-        if checkpoint_seconds is not None:
-            if checkpoint_seconds <= 0:
-                raise ValueError("checkpoint_seconds must be positive")
-            config = EngineConfig(**{**config.__dict__, "checkpoint_seconds": checkpoint_seconds})
-        if config.lease_ttl <= config.checkpoint_seconds:
-            raise ValueError("lease_ttl must be longer than the checkpoint interval")
-        self.config = config
         self.registry = Registry(self.store, self.clock)
 
     # -- ticks ---------------------------------------------------------------------
@@ -129,10 +167,21 @@ class App:
         except (KeyError, TypeError):
             raise NotFound(f"process {shorten(str(process))} not found") from None
 
-    def tick(self, process: str) -> TickResult:
-        """One tick of ``process``: claim its slot if due, work, checkpoint, hand over."""
-        definition = self.definition(process)
-        return Tick(self.store, definition, self.config, self.clock, self.trigger, self.ids()).run()
+    def tick(self, process: str, shard: int | None = None) -> TickResult:
+        """One tick of ``process``: claim shard ``shard`` of its slot if due (None:
+        shard 0 of an unsharded process, else the first claimable shard), work,
+        checkpoint, hand over."""
+        deps = TickDeps(
+            store=self.store,
+            definition=self.definition(process),
+            config=self.config,
+            clock=self.clock,
+            trigger=self.trigger,
+            instance=self.ids(),
+            sleep=self.sleep,
+            rng=self.rng,
+        )
+        return tick(deps, shard)
 
     # -- work items ------------------------------------------------------------------
     def register(self, process: str, item: str, params: ParamsLike = None) -> Registration:
@@ -145,32 +194,51 @@ class App:
         """Register many items; all are validated before anything is written."""
         self.definition(process)
         checked = [(validate_name(name, "item name"), to_params(p)) for name, p in items]
-        names = [name for name, _ in checked]
-        if len(set(names)) != len(names):
-            raise InvalidArgument("an item name appears twice in one request")
+        _unique([name for name, _ in checked])
         return self.registry.register(process, checked)
 
     def unregister(self, process: str, item: str) -> bool:
-        """Send an item to cleanup; False when it was already waiting for cleanup."""
+        """Send an item to cleanup; False when it already waits for cleanup or was dropped."""
         self.definition(process)
-        return self.registry.unregister(process, validate_name(item, "item name"))
+        return self.registry.unregister(process, [validate_name(item, "item name")])[0]
 
-    def _response(self, process: str, snap: ItemSnapshot) -> WorkResponse:
-        work = from_doc(Work, snap.data)
+    def unregister_many(self, process: str, items: Sequence[str]) -> list[bool]:
+        """Unregister many items at once (unknown names are skipped: False)."""
+        self.definition(process)
+        names = _unique([validate_name(name, "item name") for name in items])
+        return self.registry.unregister(process, names, missing_ok=True)
+
+    def release(self, process: str, item: str) -> bool:
+        """Make a quarantined item active again; False when it was not quarantined."""
+        self.definition(process)
+        return self.registry.release(process, [validate_name(item, "item name")])[0]
+
+    def release_many(self, process: str, items: Sequence[str]) -> list[bool]:
+        """Release many items at once (unknown names are skipped: False)."""
+        self.definition(process)
+        names = _unique([validate_name(name, "item name") for name in items])
+        return self.registry.release(process, names, missing_ok=True)
+
+    def _response(self, process: str, item: StoredItem) -> WorkResponse:
+        stored_state = (item.status_doc or {}).get("state")
+        state = work_state(
+            item.list,
+            str(stored_state) if stored_state else None,
+            item.next_attempt_time is not None,
+        )
+        path = f"/processes/{quote(process, safe='')}/work/{quote(item.name, safe='')}"
         return WorkResponse(
-            id=snap.name,
-            state=work_state(snap.data),
-            details=work,
-            uri=f"{self.base_uri}/processes/{process}/work/{snap.name}",
+            id=item.name, state=state.value, details=item.work(), uri=self.base_uri + path
         )
 
     def get_work(self, process: str, item: str) -> WorkResponse:
         """The WorkResponse of one item (NotFound for an unknown item)."""
         self.definition(process)
-        snap = self.store.get_items(process, [validate_name(item, "item name")]).get(item)
-        if snap is None:
-            raise NotFound(f"work item {item!r} of process {process!r} not found")
-        return self._response(process, snap)
+        name = validate_name(item, "item name")
+        found = self.store.get_items(process, [name]).get(name)
+        if found is None:
+            raise NotFound(f"work item {shorten(name)} of process {shorten(process)} not found")
+        return self._response(process, found)
 
     def list_work(
         self,
@@ -183,22 +251,23 @@ class App:
         self.definition(process)
         list_name, status_state = _state_filter(state)
         start_after = validate_name(page_token, "page token") if page_token else None
-        snaps = self.store.list_items(process, page_size + 1, start_after, list_name, status_state)
-        more = len(snaps) > page_size
-        snaps = snaps[:page_size]
+        found = self.store.list_items(process, page_size + 1, start_after, list_name, status_state)
+        more = len(found) > page_size
+        found = found[:page_size]
         return WorkPage(
-            [self._response(process, s) for s in snaps],
-            snaps[-1].name if more and snaps else "",
+            [self._response(process, s) for s in found],
+            found[-1].name if more and found else "",
         )
 
     # -- process state -----------------------------------------------------------------
     def get_process(self, process: str) -> ProcessState:
-        """The stored state of ``process``, with the code's defaults where nothing is stored."""
+        """The state of ``process``: its document with the code's defaults where nothing
+        is stored, each shard's document, and the current run's live progress."""
         definition = self.definition(process)
         state = self.store.read_process(process).process
-        return self._with_defaults(definition, state)
+        return self._view(definition, state)
 
-    def _with_defaults(self, definition: Process, state: ProcessState) -> ProcessState:
+    def _view(self, definition: Process, state: ProcessState) -> ProcessState:
         state.process_name = definition.name
         frequency = effective_frequency(state, definition, self.config.min_frequency)
         state.schedule_frequency.FromTimedelta(frequency)
@@ -206,13 +275,33 @@ class App:
             state.settings.CopyFrom(definition.default_settings)
         if state.catch_up.policy == CatchUp.POLICY_UNSPECIFIED:
             state.catch_up.policy = CatchUp.SKIP
+        if not state.HasField("rate_limit") and definition.rate is not None:
+            state.rate_limit.CopyFrom(definition.rate.to_message())
+        if not state.HasField("error_budget"):
+            state.error_budget.CopyFrom((definition.error_budget or ErrorBudget()).to_message())
+        shards = self.store.read_shards(definition.name)
+        for index in sorted(shards):
+            state.shards.append(shards[index].shard)
+        first = shards.get(0)
+        if first is not None:
+            state.lease.CopyFrom(first.shard.lease)
+        run = state.run
+        parts = [s.shard for s in shards.values() if run.id and s.shard.run_id == run.id]
+        if parts and not rules.run_is_final(run):
+            live = combined_status(p.status for p in parts)
+            live.state = run.status.state
+            live.start_time.CopyFrom(run.status.start_time)
+            run.status.CopyFrom(live)
+            run.items_total = sum(p.items_total for p in parts)
+            run.items_left = sum(max(0, p.items_total - p.items_done) for p in parts)
+            run.invocations = sum(p.invocations for p in parts)
         return state
 
     def list_processes(self) -> list[ProcessState]:
         """Every defined process with its stored state, in name order."""
         stored = self.store.list_processes()
         return [
-            self._with_defaults(self.processes[name], stored.get(name, ProcessState()))
+            self._view(self.processes[name], stored.get(name, ProcessState()))
             for name in sorted(self.processes)
         ]
 
@@ -225,98 +314,127 @@ class App:
         catch_up: str | None = None,
         run_late_within: timedelta | None = None,
         pause_after_aborts: int | None = None,
+        rate_limit: Rate | float | None = None,
+        error_budget: ErrorBudget | None = None,
     ) -> ProcessState:
-        """Store a new slot frequency (raised to the minimum) and/or settings."""
+        """Store a new slot frequency (raised to the minimum), settings or policies;
+        absent arguments leave what is stored as it is."""
         definition = self.definition(process)
-        fields: dict[str, Any] = {}
+        values = ProcessState()
+        fields: set[str] = set()
         if frequency is not None:
             if frequency <= timedelta(0):
                 raise InvalidArgument("frequency must be positive")
-            clamped = rules.clamp_frequency(frequency, self.config.min_frequency)
-            fields["schedule_frequency"] = clamped.total_seconds()
+            values.schedule_frequency.FromTimedelta(
+                rules.clamp_frequency(frequency, self.config.min_frequency)
+            )
+            fields.add("schedule_frequency")
         if settings is not None:
-            fields["settings"] = params_to_doc(to_params(settings))
+            values.settings.CopyFrom(to_params(settings))
+            fields.add("settings")
         if catch_up is not None or run_late_within is not None:
-            fields["catch_up"] = _catch_up_doc(catch_up, run_late_within)
+            values.catch_up.CopyFrom(_catch_up(catch_up, run_late_within))
+            fields.add("catch_up")
         if pause_after_aborts is not None:
             if not 0 <= pause_after_aborts <= 1000:
                 raise InvalidArgument("pause_after_aborts must be within 0..1000")
-            fields["pause_after_aborts"] = pause_after_aborts
+            values.pause_after_aborts = pause_after_aborts
+            fields.add("pause_after_aborts")
+        if rate_limit is not None:
+            try:
+                rate = rate_limit if isinstance(rate_limit, Rate) else Rate(float(rate_limit))
+            except (TypeError, ValueError) as err:
+                raise InvalidArgument(f"rate_limit: {err}") from None
+            values.rate_limit.CopyFrom(rate.to_message())
+            fields.add("rate_limit")
+        if error_budget is not None:
+            values.error_budget.CopyFrom(error_budget.to_message())
+            fields.add("error_budget")
         if fields:
-            now = self.clock()
-            self.store.merge_process(
+            values.settings_time.FromDatetime(self.clock())
+            fields.add("settings_time")
+            self._change(
                 process,
-                {**fields, **settings_changed(now)},
+                ProcessChange(
+                    values=values,
+                    fields=frozenset(fields),
+                    increments={Counter.SETTINGS_VERSION: 1},
+                ),
             )
         return self.get_process(definition.name)
+
+    def _change(self, process: str, change: ProcessChange) -> None:
+        self.store.commit(process, Commit(process=change))
 
     def pause(self, process: str, reason: str = "paused by request") -> ProcessState:
         """Stop ticks from claiming; a running tick stops at its next checkpoint."""
         self.definition(process)
-        self.store.merge_process(process, {"paused": True, "pause_reason": reason})
+        values = ProcessState(paused=True, pause_reason=reason)
+        self._change(process, ProcessChange(values, frozenset({"paused", "pause_reason"})))
         return self.get_process(process)
 
     def resume(self, process: str) -> ProcessState:
         """Let ticks claim again (and reset the aborted-run streak)."""
         self.definition(process)
-        self.store.merge_process(
-            process, {"paused": False, "pause_reason": "", "consecutive_aborts": 0}
-        )
+        fields = frozenset({"paused", "pause_reason", "consecutive_aborts"})
+        self._change(process, ProcessChange(ProcessState(), fields))
         return self.get_process(process)
 
     def run_now(self, process: str) -> None:
-        """Ask the scheduler for a tick of ``process`` now."""
-        self.definition(process)
-        self.trigger.run_now(process)
+        """Ask the scheduler for a tick of every shard of ``process`` now."""
+        definition = self.definition(process)
+        for shard in range(definition.shards):
+            self.trigger.run_now(process, shard)
 
     def list_runs(
         self, process: str, page_size: int = 20, page_token: str = ""
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[list[RunRecord], str]:
         """Run records, newest first, and the next page token ("" at the end)."""
         self.definition(process)
-        start_after = _slot_token(page_token) if page_token else None
-        rows = self.store.list_runs(process, page_size + 1, start_after)
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        return [data for _, data in rows], (rows[-1][0] if more and rows else "")
+        start_after = _run_token(page_token) if page_token else None
+        records = self.store.list_runs(process, page_size + 1, start_after)
+        more = len(records) > page_size
+        records = records[:page_size]
+        return records, (records[-1].run.id if more and records else "")
 
 
-def _slot_token(token: str) -> datetime:
-    """The slot a runs page token names (a run record id)."""
+def _unique(names: list[str]) -> list[str]:
+    if len(set(names)) != len(names):
+        raise InvalidArgument("an item name appears twice in one request")
+    return names
+
+
+def _run_token(token: str) -> str:
+    """The run a runs page token names (a run id)."""
     try:
-        return datetime.strptime(token, RUN_ID_FORMAT).replace(tzinfo=UTC)
+        slot_of_run_id(token)
     except ValueError:
         raise InvalidArgument(f"invalid page token {token[:40]!r}") from None
+    return token
 
 
 def _state_filter(state: str | None) -> tuple[str | None, str | None]:
     """(list, status state) for a WorkResponse state word."""
     if state is None or state == "":
         return None, None
-    if state == "cleanup":
-        return "CLEANUP", None
-    if state == "dropped":
-        return "DROPPED", None
-    for status_state, word in _ACTIVE_STATES.items():
-        if word == state:
-            return "ACTIVE", status_state
-    raise InvalidArgument(
-        f"unknown state {state!r}: use one of queued, active, completed, incomplete, "
-        "aborted, cleanup, dropped"
-    )
+    try:
+        return state_filter(WorkState(state))
+    except ValueError:
+        words = ", ".join(s.value for s in WorkState if s not in (WorkState.PURGED,))
+        raise InvalidArgument(f"unknown state {state[:40]!r}: use one of {words}") from None
 
 
-def _catch_up_doc(policy: str | None, run_late_within: timedelta | None) -> dict[str, Any]:
+def _catch_up(policy: str | None, run_late_within: timedelta | None) -> CatchUp:
     if policy is None:
         policy = "run_late" if run_late_within else "skip"
     if policy not in CATCH_UP_POLICIES:
         raise InvalidArgument(f"catch_up must be one of {', '.join(CATCH_UP_POLICIES)}")
-    doc: dict[str, Any] = {"policy": CatchUp.Policy.Name(CATCH_UP_POLICIES[policy])}
+    message = CatchUp(policy=CATCH_UP_POLICIES[policy])
     if policy == "run_late":
         if run_late_within is None or run_late_within <= timedelta(0):
             raise InvalidArgument("run_late needs a positive run_late_within")
-        doc["run_late_within"] = run_late_within.total_seconds()
-    return doc
+        message.run_late_within.FromTimedelta(run_late_within)
+    return message
 
 
-__all__ = ["App", "Params", "TickResult", "WorkPage"]
+__all__ = ["App", "Params", "TickResult", "WorkPage", "engine_config"]

@@ -6,9 +6,10 @@ check that the deployment sets each one it should).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from slotwork.errors import InvalidArgument
@@ -32,6 +33,7 @@ ENV_VARS = (
     "SLOTWORK_CHECKPOINT_SECONDS",
     "SLOTWORK_SCHEDULER_PARENT",
     "SLOTWORK_SCHEDULER_ENDPOINT",
+    "SLOTWORK_SHARDS",
     "GOOGLE_CLOUD_PROJECT",
 )
 
@@ -50,6 +52,24 @@ def _positive(env: Mapping[str, str], name: str, parse: Callable[[str], N], what
         raise InvalidArgument(f"{name} must be {what}, got {raw!r}") from None
     if not (value > 0 and math.isfinite(value)):
         raise InvalidArgument(f"{name} must be positive and finite, got {raw!r}")
+    return value
+
+
+def _shards(env: Mapping[str, str]) -> dict[str, int]:
+    """SLOTWORK_SHARDS: the shards Terraform deployed a Scheduler job for, per process
+    (a JSON object); the App checks each against the code's definition."""
+    raw = env.get("SLOTWORK_SHARDS", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"SLOTWORK_SHARDS must be a JSON object, got {raw[:80]!r}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+        for k, v in value.items()
+    ):
+        raise InvalidArgument('SLOTWORK_SHARDS must map process names to shard counts: {"p": 4}')
     return value
 
 
@@ -76,6 +96,8 @@ class Config:
     scheduler_parent: str | None = None
     # Only for the local stand-in: an http:// endpoint serving the Scheduler REST API.
     scheduler_endpoint: str | None = None
+    # The shards deployed per process (Terraform's processes[*].shards).
+    shards: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -95,4 +117,5 @@ class Config:
             project=env.get("GOOGLE_CLOUD_PROJECT") or None,
             scheduler_parent=env.get("SLOTWORK_SCHEDULER_PARENT") or None,
             scheduler_endpoint=env.get("SLOTWORK_SCHEDULER_ENDPOINT") or None,
+            shards=_shards(env),
         )

@@ -1,22 +1,34 @@
-"""The run's bookkeeping while a tick works: stats, bounded errors, error limits,
-and the per-item ``Context`` a worker receives.
+"""A run's bookkeeping while a tick works (stats, bounded errors, the error
+budget) and the per-item ``Context`` a worker receives.
+
+Workers may run on several threads at once: each gets its own ``ItemContext``,
+whose stats and errors stay with the item until the engine records it on its
+own thread. Only the run's error budget is shared, behind a lock, so the
+error that exceeds it is exactly the one that aborts the run.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from slotwork import rules
 from slotwork.errors import InvalidArgument
 from slotwork.params import check_map_key
 from slotwork.process import ABORT, CONTINUE, ErrorAction
 from slotwork.schema import Params
+from slotwork.store import ErrorEntry
 
 MAX_ERROR_TEXT = 1024  # keeps a run's 25 kept errors far below the document limit
+KEPT_ITEM_ERRORS = 10  # errors kept (the most recent) on an item ...
+KEPT_RUN_ERRORS = 25  # ... and on a run; totals count them all
+# Distinct stat names an item, a run and the aggregate may hold: with keys of at
+# most 256 bytes, the largest stats map stays below 300 KB of a 1 MiB document.
+MAX_ITEM_STATS = 64
+MAX_RUN_STATS = 256
+MAX_AGGREGATE_STATS = 1024
 
 
 def error_text(err: BaseException | str) -> str:
@@ -49,30 +61,115 @@ class ErrorLog:
     keep: int
     total: int = 0
     last_time: datetime | None = None
-    recent: list[dict[str, Any]] = field(default_factory=list)
+    recent: list[ErrorEntry] = field(default_factory=list)
 
     def add(self, when: datetime, text: str) -> None:
         self.total += 1
         self.last_time = when
-        self.recent.append({"time": when, "text": text})
+        self.recent.append(ErrorEntry(when, text))
         if len(self.recent) > self.keep:
             del self.recent[0]
+
+    def extend(self, other: ErrorLog) -> None:
+        """Add ``other``'s entries (its total, its kept entries) after these."""
+        for entry in other.recent:
+            self.recent.append(entry)
+        del self.recent[: max(0, len(self.recent) - self.keep)]
+        self.total += other.total
+        if other.last_time is not None:
+            self.last_time = other.last_time
+
+
+class RunBudget:
+    """The run's error budget, shared by the items in flight: ``limit`` errors, the
+    next one aborts the run. ``own`` counts this shard's errors (starting with what
+    its earlier ticks counted); ``elsewhere`` what other shards reported."""
+
+    def __init__(self, limit: int, own: int = 0) -> None:
+        self._lock = threading.Lock()
+        self.limit = limit
+        self._own = own
+        self._elsewhere = 0
+
+    def count(self) -> bool:
+        """Count one error; True when the run is now over its budget."""
+        with self._lock:
+            self._own += 1
+            return self._own + self._elsewhere > self.limit
+
+    def set_elsewhere(self, errors: int) -> None:
+        """What other shards of the run counted, as last reported."""
+        with self._lock:
+            self._elsewhere = max(0, errors)
+
+    @property
+    def own(self) -> int:
+        with self._lock:
+            return self._own
+
+    @property
+    def exceeded(self) -> bool:
+        with self._lock:
+            return self._own + self._elsewhere > self.limit
+
+
+def add_bounded(
+    stats: dict[str, float], name: str, amount: float, limit: int, dropped: list[str]
+) -> None:
+    """Add ``amount`` to ``stats[name]`` unless that would make more than ``limit``
+    names: then the stat is dropped and its name noted in ``dropped``."""
+    if name in stats:
+        stats[name] += amount
+    elif len(stats) < limit:
+        stats[name] = amount
+    else:
+        dropped.append(name)
 
 
 @dataclass
 class RunTally:
-    """What the current run has counted so far (across the ticks that resumed it)."""
+    """What this shard's part of the run has counted (across the ticks that worked it).
 
+    Touched only by the engine's own thread: items are merged in as they finish.
+    """
+
+    clock: Callable[[], datetime]
     stats: dict[str, float] = field(default_factory=dict)
-    errors: ErrorLog = field(default_factory=lambda: ErrorLog(rules.MAX_RUN_ERRORS))
-    aborted: bool = False
+    errors: ErrorLog = field(default_factory=lambda: ErrorLog(KEPT_RUN_ERRORS))
+    stats_bounded: bool = False  # whether the stat-name bound was hit (noted once)
 
     def add_stat(self, name: str, value: float = 1) -> None:
-        self.stats[name] = self.stats.get(name, 0.0) + value
+        dropped: list[str] = []
+        add_bounded(self.stats, name, value, MAX_RUN_STATS, dropped)
+        if dropped:
+            self._bounded(f"more than {MAX_RUN_STATS} stat names in this run", dropped[0])
+
+    def _bounded(self, what: str, first: str) -> None:
+        if not self.stats_bounded:
+            self.stats_bounded = True
+            self.note(f"{what}: {first[:80]!r} and later new names are not counted")
+
+    def note(self, text: str) -> None:
+        """Record an error of the run itself (it does not count toward the budget)."""
+        self.errors.add(self.clock(), text)
+
+    def merge(self, item: ItemContext) -> None:
+        """Add a finished item's run stats and errors."""
+        for name, value in item.run_stats.items():
+            self.add_stat(name, value)
+        if item.dropped_stats:
+            self._bounded(
+                f"item {item.item[:80]!r} has more than {MAX_ITEM_STATS} stat names",
+                item.dropped_stats[0],
+            )
+        for entry in item.errors.recent:
+            self.errors.add(entry.time, f"item {item.item!r}: {entry.text}")
+        self.errors.total += item.errors.total - len(item.errors.recent)
 
 
 class ItemContext:
-    """The ``Context`` for one item: stats and errors land on the item and the run."""
+    """The ``Context`` for one item: stats and errors stay here until the item is
+    recorded; each error is counted against the run's budget at once."""
 
     def __init__(
         self,
@@ -80,20 +177,29 @@ class ItemContext:
         item: str,
         settings: Params,
         slot: datetime,
-        tally: RunTally,
         clock: Callable[[], datetime],
         remaining: Callable[[], float],
+        budget: RunBudget,
+        per_item: int,
+        counts_toward_run: bool = True,
     ) -> None:
         self._process = process
-        self._item = item
+        self.item = item
         self._settings = settings
         self._slot = slot
-        self._tally = tally
         self._clock = clock
         self._remaining = remaining
+        self._budget = budget
+        self._per_item = per_item
+        # An item's retries count toward the run's budget once, with its first failure.
+        self._counts_toward_run = counts_toward_run
         self.stats: dict[str, float] = {}
-        self.errors = ErrorLog(rules.MAX_ITEM_ERRORS)
+        self.run_stats: dict[str, float] = {}
+        self.dropped_stats: list[str] = []
+        self.errors = ErrorLog(KEPT_ITEM_ERRORS)
+        self.earlier_errors = 0  # errors of earlier attempts in the slot, seeded into errors
         self.item_aborted = False
+        self.run_aborted = False
 
     @property
     def process(self) -> str:
@@ -117,19 +223,18 @@ class ItemContext:
     def add_stat(self, name: str, value: float = 1) -> None:
         check_map_key(name, "stat")
         amount = stat_value(name, value)
-        self.stats[name] = self.stats.get(name, 0.0) + amount
-        self._tally.add_stat(f"work.{name}", amount)
+        add_bounded(self.stats, name, amount, MAX_ITEM_STATS, self.dropped_stats)
+        self.run_stats[f"work.{name}"] = self.run_stats.get(f"work.{name}", 0.0) + amount
 
     def add_run_stat(self, name: str, value: float = 1) -> None:
         check_map_key(name, "stat")
-        self._tally.add_stat(name, stat_value(name, value))
+        amount = stat_value(name, value)
+        self.run_stats[name] = self.run_stats.get(name, 0.0) + amount
 
     def add_error(self, err: BaseException | str) -> ErrorAction:
-        when = self._clock()
-        text = error_text(err)
-        self.errors.add(when, text)
-        self._tally.errors.add(when, f"item {self._item!r}: {text}")
-        item_abort, run_abort = rules.item_error_action(self.errors.total, self._tally.errors.total)
-        self.item_aborted = self.item_aborted or item_abort
-        self._tally.aborted = self._tally.aborted or run_abort
-        return ABORT if (item_abort or run_abort) else CONTINUE
+        self.errors.add(self._clock(), error_text(err))
+        if self.errors.total > self._per_item:
+            self.item_aborted = True
+        if self._counts_toward_run and self._budget.count():
+            self.run_aborted = True
+        return ABORT if (self.item_aborted or self.run_aborted) else CONTINUE

@@ -49,11 +49,13 @@ def build_app(env: Mapping[str, str]) -> App:
         checkpoint_items=config.checkpoint_items,
         checkpoint_seconds=config.checkpoint_seconds,
         trigger=trigger,
+        deployed_shards=config.shards,
     )
 
 
-def parse_run_body(raw: bytes) -> str:
-    """The process name of a ``run`` request body ``{"process": NAME}``."""
+def parse_run_body(raw: bytes) -> tuple[str, int | None]:
+    """The process name and shard of a ``run`` request body
+    ``{"process": NAME, "shard": K}`` (the shard is optional)."""
     if not raw:
         raise InvalidArgument('the body must be JSON {"process": NAME}')
     try:
@@ -62,19 +64,23 @@ def parse_run_body(raw: bytes) -> str:
         raise InvalidArgument("the body is not valid JSON (or nested too deeply)") from None
     if not isinstance(body, dict):
         raise InvalidArgument('the body must be a JSON object {"process": NAME}')
-    unknown = set(body) - {"process"}
+    unknown = set(body) - {"process", "shard"}
     if unknown:
-        raise InvalidArgument(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise InvalidArgument(f"unknown fields: {', '.join(sorted(unknown))[:200]}")
     process = body.get("process")
     if not isinstance(process, str) or not process:
         raise InvalidArgument('"process" must be a non-empty string')
-    return process
+    shard = body.get("shard")
+    if shard is not None and (isinstance(shard, bool) or not isinstance(shard, int) or shard < 0):
+        raise InvalidArgument('"shard" must be a shard number (0, 1, ...)')
+    return process, shard
 
 
 def run_tick(app: App, raw: bytes) -> tuple[int, dict[str, Any]]:
     """Answer a Scheduler tick: (HTTP status, JSON body)."""
     try:
-        result = app.tick(parse_run_body(raw))
+        process, shard = parse_run_body(raw)
+        result = app.tick(process, shard)
     except SlotworkError as err:
         # 5xx only for a fault worth a Scheduler retry (the store was unreachable).
         level = logging.ERROR if err.http_status >= 500 else logging.WARNING

@@ -80,3 +80,17 @@ class Gone(Exception):
 
     It counts as cleaned, as the seed library's ignored 403/404 errors did.
     """
+
+
+class Permanent(Exception):
+    """Raised by a worker when an item's failure is final: it is not retried in
+    this slot (the error is recorded as usual)."""
+
+
+class RetryAfter(Exception):
+    """Raised by a worker to have the item tried again after ``seconds`` (a 429's
+    Retry-After), within the slot's retry budget."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"retry after {seconds:g} s")
+        self.seconds = max(0.0, float(seconds))

@@ -1,10 +1,18 @@
-"""Registering and unregistering work items: the list rules, applied with
-optimistic concurrency (a batch conditional on what was read, retried on a race).
+"""Registering, unregistering and releasing work items: the list rules, applied
+with optimistic concurrency (one commit conditional on what was read, retried
+when another writer came first).
 
 An item is on exactly one list. Registering makes it active (cancelling a
-pending cleanup, reviving a dropped item); registering it again with equal
-params changes nothing. Unregistering moves an active or dropped item to
-cleanup; an item already waiting for cleanup stays as it is.
+pending cleanup, reviving a dropped item, releasing a quarantined one whose
+params change); registering it again with equal params changes nothing.
+Unregistering moves an active or quarantined item to cleanup; one already
+waiting for cleanup, or dropped, stays as it is. Releasing makes a
+quarantined item active again.
+
+Every change also counts in the process document's ``work_version`` (an
+increment, never a read-modify-write): a finished slot runs again for what
+changed. Nothing here writes a shard document, so registrations never touch
+the fence of a running tick.
 """
 
 from __future__ import annotations
@@ -12,27 +20,28 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from google.cloud.firestore import Increment
-
+from slotwork.buckets import bucket_of
 from slotwork.clock import EPOCH
-from slotwork.errors import NotFound
-from slotwork.params import params_from_doc, params_to_doc
-from slotwork.schema import SCHEMA_VERSION, Params, Status
+from slotwork.errors import Conflict, NotFound
+from slotwork.model import ACTIVE, CLEANUP, DROPPED, NEW, QUARANTINED
+from slotwork.schema import Params
+from slotwork.schema import Process as ProcessState
 from slotwork.store import (
-    ACTIVE,
-    CLEANUP,
-    MAX_BATCH,
-    FirestoreStore,
-    ItemSnapshot,
+    Commit,
+    Counter,
+    ItemFields,
+    ItemStatus,
     ItemWrite,
     PreconditionFailed,
-    conflict_after_retries,
+    ProcessChange,
+    StateStore,
+    StoredItem,
 )
 
-MAX_ATTEMPTS = 5  # a register losing this many races in a row reports a conflict
-NEW = Status.State.Name(Status.NEW)
+MAX_ATTEMPTS = 5  # a change losing this many races in a row reports a conflict
+# Items per commit: one request's batch (Firestore no longer limits writes per commit).
+MAX_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -44,89 +53,136 @@ class Registration:
     changed: bool
 
 
-def _fresh_status() -> dict[str, Any]:
-    return {"state": NEW, "stats": {}, "errors": [], "total_errors": 0}
+@dataclass(frozen=True)
+class Change:
+    """What one operation does to one item: the write (None: nothing to do) and how
+    it moves the process's count of quarantined items."""
+
+    write: ItemWrite | None
+    quarantined: int = 0
+    created: bool = False
 
 
-def settings_changed(now: datetime) -> dict[str, Any]:
-    """Process-document fields that mark a change of items or settings: the grown
-    settings_version tells a finished slot to run again for what changed.
-    """
-    return {"settings_version": Increment(1), "settings_time": now}
+Decide = Callable[[str, StoredItem | None, datetime], Change]
+
+
+def fresh_fields(list_name: str, name: str, now: datetime, params: Params | None) -> ItemFields:
+    """An item's fields as (re)registered or unregistered: nothing done in any slot."""
+    return ItemFields(
+        list=list_name,
+        params=params,
+        modified=now,
+        status=ItemStatus(state=NEW, start_time=EPOCH, finish_time=EPOCH),
+        done_slot=EPOCH,
+        bucket=bucket_of(name),
+        attempts=0,
+        attempt_slot=EPOCH,
+        next_attempt_time=EPOCH,
+        failed_slots=0,
+        quarantine_reason="",
+    )
+
+
+def conflict_after_retries(what: str) -> Conflict:
+    """The error when optimistic retries kept losing to concurrent writers."""
+    return Conflict(f"{what}: concurrent writers kept changing the same documents; retry")
 
 
 class Registry:
-    """Register and unregister items of one store."""
+    """Register, unregister and release the items of one store."""
 
-    def __init__(self, store: FirestoreStore, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: StateStore, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
 
     def register(self, process: str, items: Sequence[tuple[str, Params]]) -> list[Registration]:
-        """Register ``items`` atomically per batch of 500; idempotent for equal params."""
+        """Register ``items`` atomically per batch of ``MAX_BATCH``; idempotent for equal params."""
+        wanted = dict(items)
         results: list[Registration] = []
-        for start in range(0, len(items), MAX_BATCH - 1):
-            results.extend(self._register_batch(process, items[start : start + MAX_BATCH - 1]))
+
+        def decide(name: str, found: StoredItem | None, now: datetime) -> Change:
+            params = wanted[name]
+            fields = fresh_fields(ACTIVE, name, now, params)
+            if found is None:
+                return Change(ItemWrite(name, fields, None), created=True)
+            if found.list in (ACTIVE, QUARANTINED) and found.params == params:
+                return Change(None)
+            released = -1 if found.list == QUARANTINED else 0
+            return Change(ItemWrite(name, fields, found.update_time), quarantined=released)
+
+        for start in range(0, len(items), MAX_BATCH):
+            names = [name for name, _ in items[start : start + MAX_BATCH]]
+            changes = self._apply(process, names, decide, f"registering work in {process}")
+            results.extend(
+                Registration(name, c.created, c.write is not None)
+                for name, c in zip(names, changes, strict=True)
+            )
         return results
 
-    def _register_batch(
-        self, process: str, items: Sequence[tuple[str, Params]]
-    ) -> list[Registration]:
-        for _ in range(MAX_ATTEMPTS):
-            now = self.clock()
-            existing = self.store.get_items(process, [name for name, _ in items])
-            creates: dict[str, dict[str, Any]] = {}
-            updates: list[ItemWrite] = []
-            results = []
-            for name, params in items:
-                doc = {
-                    "list": ACTIVE,
-                    "params": params_to_doc(params),
-                    "modified": now,
-                    "status": _fresh_status(),
-                    "done_slot": EPOCH,
-                }
-                snap = existing.get(name)
-                if snap is None:
-                    creates[name] = {"schema_version": SCHEMA_VERSION, "name": name, **doc}
-                    results.append(Registration(name, created=True, changed=True))
-                elif (
-                    snap.data.get("list") == ACTIVE
-                    and params_from_doc(snap.data.get("params")) == params
-                ):
-                    results.append(Registration(name, created=False, changed=False))
-                else:
-                    updates.append(ItemWrite(name, doc, snap.update_time))
-                    results.append(Registration(name, created=False, changed=True))
-            if not creates and not updates:
-                return results
-            try:
-                self.store.write_items(process, creates, updates, settings_changed(now))
-                return results
-            except PreconditionFailed:
-                continue
-        raise conflict_after_retries(f"registering work in {process}")
+    def unregister(
+        self, process: str, names: Sequence[str], missing_ok: bool = False
+    ) -> list[bool]:
+        """Send ``names`` to cleanup; False for those already waiting for it or dropped.
+        An unknown name is NotFound unless ``missing_ok`` (then False)."""
 
-    def unregister(self, process: str, name: str) -> bool:
-        """Send ``name`` to cleanup; False when it already waits for cleanup."""
+        def decide(name: str, found: StoredItem | None, now: datetime) -> Change:
+            if found is None:
+                if missing_ok:
+                    return Change(None)
+                raise NotFound(f"work item {name!r} of process {process!r} not found")
+            if found.list in (CLEANUP, DROPPED):
+                return Change(None)
+            fields = fresh_fields(CLEANUP, name, now, None)
+            released = -1 if found.list == QUARANTINED else 0
+            return Change(ItemWrite(name, fields, found.update_time), quarantined=released)
+
+        changes = self._apply(process, names, decide, f"unregistering work in {process}")
+        return [c.write is not None for c in changes]
+
+    def release(self, process: str, names: Sequence[str], missing_ok: bool = False) -> list[bool]:
+        """Make quarantined items active again (False for those that were not)."""
+
+        def decide(name: str, found: StoredItem | None, now: datetime) -> Change:
+            if found is None:
+                if missing_ok:
+                    return Change(None)
+                raise NotFound(f"work item {name!r} of process {process!r} not found")
+            if found.list != QUARANTINED:
+                return Change(None)
+            fields = fresh_fields(ACTIVE, name, now, found.params)
+            return Change(ItemWrite(name, fields, found.update_time), quarantined=-1)
+
+        changes = self._apply(process, names, decide, f"releasing work in {process}")
+        return [c.write is not None for c in changes]
+
+    def _apply(
+        self, process: str, names: Sequence[str], decide: Decide, what: str
+    ) -> list[Change]:
+        """Decide each item's change from what is stored and commit them at once,
+        with the process's counters; retried when another writer came first."""
         for _ in range(MAX_ATTEMPTS):
             now = self.clock()
-            snap: ItemSnapshot | None = self.store.get_items(process, [name]).get(name)
-            if snap is None:
-                raise NotFound(f"work item {name!r} of process {process!r} not found")
-            if snap.data.get("list") == CLEANUP:
-                return False
-            fields = {
-                "list": CLEANUP,
-                "modified": now,
-                "status": _fresh_status(),
-                "done_slot": EPOCH,
-            }
+            found = self.store.get_items(process, names)
+            changes = [decide(name, found.get(name), now) for name in names]
+            writes = [c.write for c in changes if c.write is not None]
+            if not writes:
+                return changes
+            exists = self.store.read_process(process).update_time is not None
+            increments: dict[Counter, float] = {Counter.WORK_VERSION: 1}
+            quarantined = sum(c.quarantined for c in changes)
+            if quarantined:
+                increments[Counter.QUARANTINED_ITEMS] = quarantined
+            # A process document created here has only items with buckets; one
+            # written by an earlier version may have items without.
+            change = ProcessChange(
+                values=ProcessState(buckets_complete=True),
+                fields=frozenset() if exists else frozenset({"buckets_complete"}),
+                increments=increments,
+                create=not exists,
+            )
             try:
-                self.store.write_items(
-                    process, {}, [ItemWrite(name, fields, snap.update_time)], settings_changed(now)
-                )
-                return True
+                self.store.commit(process, Commit(items=writes, process=change))
+                return changes
             except PreconditionFailed:
                 continue
-        raise conflict_after_retries(f"unregistering {name!r} in {process}")
+        raise conflict_after_retries(what)

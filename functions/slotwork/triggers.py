@@ -14,26 +14,27 @@ from slotwork.errors import StoreUnavailable
 JOB_PREFIX = "slotwork-"
 
 
-def job_id(process: str) -> str:
-    """The Cloud Scheduler job id of a process (Terraform names the jobs the same way)."""
-    return f"{JOB_PREFIX}{process}"
+def job_id(process: str, shard: int) -> str:
+    """The Cloud Scheduler job id of one shard of a process, ``slotwork-<process>-<k>``
+    (Terraform names the jobs the same way)."""
+    return f"{JOB_PREFIX}{process}-{shard}"
 
 
 class Trigger(Protocol):
-    """Something that makes a tick of a process happen soon."""
+    """Something that makes a tick of one shard of a process happen soon."""
 
-    def run_now(self, process: str) -> None: ...
+    def run_now(self, process: str, shard: int) -> None: ...
 
 
 class NoTrigger:
     """No scheduler configured: work left waits for the next scheduled tick."""
 
-    def run_now(self, process: str) -> None:
+    def run_now(self, process: str, shard: int) -> None:
         return None
 
 
 class CloudSchedulerTrigger:
-    """RunJob on ``{parent}/jobs/slotwork-{process}`` through google-cloud-scheduler."""
+    """RunJob on ``{parent}/jobs/slotwork-{process}-{shard}`` through google-cloud-scheduler."""
 
     def __init__(self, parent: str, endpoint: str | None = None) -> None:
         self.parent = parent
@@ -57,10 +58,10 @@ class CloudSchedulerTrigger:
                 self._client = scheduler_v1.CloudSchedulerClient()
         return self._client
 
-    def run_now(self, process: str) -> None:
+    def run_now(self, process: str, shard: int) -> None:
         from google.api_core import exceptions as gexc
 
-        name = f"{self.parent}/jobs/{job_id(process)}"
+        name = f"{self.parent}/jobs/{job_id(process, shard)}"
         try:
             self._scheduler().run_job(name=name, timeout=10.0)  # type: ignore[attr-defined]
         except gexc.GoogleAPIError as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,13 @@ class JobsFileError(ValueError):
     """The job definitions file is missing or malformed; the message names what and where."""
 
 
-def job_id(process: str) -> str:
-    """The job id of a process, as Terraform names it."""
-    return f"{JOB_PREFIX}{process}"
+# As Terraform's validation of processes[*].shards (and slotwork.buckets.MAX_SHARDS).
+MAX_SHARDS = 100
+
+
+def job_id(process: str, shard: int) -> str:
+    """The job id of one shard of a process, as Terraform names it."""
+    return f"{JOB_PREFIX}{process}-{shard}"
 
 
 @dataclass(frozen=True)
@@ -74,33 +78,46 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One process's job: its cron schedule, attempt deadline and retry policy."""
+    """One shard's job: its cron schedule, attempt deadline and retry policy."""
 
     process: str
     schedule: str
     time_zone: str
     attempt_deadline_seconds: float
     retry: RetryPolicy
+    shard: int = 0
 
     @property
     def job_id(self) -> str:
-        return job_id(self.process)
+        return job_id(self.process, self.shard)
 
     @property
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, str | int]:
         """The JSON body every tick POSTs to ``run`` (as Terraform's http_target.body)."""
-        return {"process": self.process}
+        return {"process": self.process, "shard": self.shard}
+
+
+# The defaults of Terraform's optional() attributes of var.processes (variables.tf).
+DEFAULTS: dict[str, float] = {"attempt_deadline_seconds": 540}
+RETRY_DEFAULTS: dict[str, float] = {
+    "retry_count": 3,
+    "min_backoff_seconds": 10,
+    "max_backoff_seconds": 300,
+    "max_doublings": 3,
+    "max_retry_duration_seconds": 0,
+}
 
 
 def _number(entry: Mapping[str, Any], key: str, where: str) -> float:
-    value = entry.get(key)
+    value = entry.get(key, {**DEFAULTS, **RETRY_DEFAULTS}.get(key))
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise JobsFileError(f"{where}: {key} must be a number, got {value!r}")
     return float(value)
 
 
 def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict[str, JobSpec]:
-    """JobSpecs by process name from the tfvars structure ``{"processes": {...}}``."""
+    """JobSpecs by job id (one per shard of each process) from the tfvars structure
+    ``{"processes": {...}}``."""
     processes = data.get("processes")
     if not isinstance(processes, dict) or not processes:
         raise JobsFileError(f"{source}: expected a non-empty object under 'processes'")
@@ -115,7 +132,10 @@ def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict
         schedule, time_zone = entry.get("schedule"), entry.get("time_zone", "Etc/UTC")
         if not isinstance(schedule, str) or not isinstance(time_zone, str):
             raise JobsFileError(f"{where}: schedule and time_zone must be strings")
-        jobs[name] = JobSpec(
+        shards = entry.get("shards", 1)
+        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
+            raise JobsFileError(f"{where}: shards must be a whole number from 1 to {MAX_SHARDS}")
+        spec = JobSpec(
             process=name,
             schedule=schedule,
             time_zone=time_zone,
@@ -130,11 +150,14 @@ def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict
                 ),
             ),
         )
+        for shard in range(shards):
+            one = replace(spec, shard=shard)
+            jobs[one.job_id] = one
     return jobs
 
 
 def load_jobs(path: Path = JOBS_FILE) -> dict[str, JobSpec]:
-    """JobSpecs by process name from the tfvars JSON file Terraform reads."""
+    """JobSpecs by job id from the tfvars JSON file Terraform reads."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -17,8 +17,7 @@ from slotwork.api.errors import FieldViolation
 from slotwork.app import App
 from slotwork.errors import InvalidArgument
 from slotwork.params import to_params, validate_name
-from slotwork.schema import Params, RunRecord
-from slotwork.schema.documents import from_doc
+from slotwork.schema import Params
 
 CATCH_UP_POLICIES = {"SKIP": "skip", "RUN_LATE": "run_late"}
 
@@ -231,7 +230,7 @@ def list_runs(call: Call) -> Reply:
         page_size=_page_size(call, limits.DEFAULT_RUNS_PAGE_SIZE),
         page_token=call.query.get("pageToken", ""),
     )
-    runs = [to_json(from_doc(RunRecord, data)) for data in records]
+    runs = [to_json(record) for record in records]
     return Reply(200, {"runs": runs, "nextPageToken": token})
 
 
