@@ -5,7 +5,8 @@ named ``a%2Fb`` would arrive as two segments. The raw request URI (gunicorn's
 ``RAW_URI``, werkzeug's ``REQUEST_URI``) keeps the encoding: it is split on
 ``/`` first and each segment is decoded afterwards, exactly once, so ``%2F``
 inside a name stays in that name (where name validation refuses it) and
-``%2525`` is the name ``%25``.
+``%2525`` is the name ``%25``. ``work_uri`` writes the other way: each name
+percent-encoded as one segment, so that decoding it once gives the name back.
 """
 
 from __future__ import annotations
@@ -59,3 +60,14 @@ def segments(request: flask.Request) -> list[str]:
     """The raw segments of the path (``/processes/p/work`` -> ``processes, p, work``)."""
     path = raw_path(request)
     return path[1:].split("/") if path.startswith("/") else path.split("/")
+
+
+def encode_segment(name: str) -> str:
+    """``name`` as one path segment: everything but RFC 3986's unreserved characters
+    percent-encoded as UTF-8, ``/``, ``%``, ``?``, ``#`` and ``:`` included."""
+    return quote(name, safe="")
+
+
+def work_uri(base: str, process: str, item: str) -> str:
+    """The URI of a work item under the API's ``base`` ("" for a path from the root)."""
+    return f"{base}/processes/{encode_segment(process)}/work/{encode_segment(item)}"
