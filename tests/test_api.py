@@ -481,16 +481,20 @@ def test_an_unexpected_error_is_a_generic_500_logged_with_its_traceback(
     assert str(failure["reference"]) in str(error["message"])
 
 
+def checked_token(claims: dict[str, object]) -> str:
+    """An ID token as Cloud Run passes on one it verified: its signature replaced."""
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{payload}.SIGNATURE_REMOVED_BY_GOOGLE"
+
+
 def test_each_request_logs_one_structured_line(http: FlaskClient, log_lines: io.StringIO) -> None:
-    http.put(
-        item_url("a b"),
-        headers={"X-Goog-Authenticated-User-Email": "accounts.google.com:ann@example.com"},
-    )
+    token = checked_token({"email": "Ann@Example.com", "email_verified": True})
+    http.put(item_url("a b"), headers={"Authorization": f"Bearer {token}"})
     [entry] = parsed(log_lines)
     assert entry["severity"] == "INFO"
     assert entry["method"] == "PUT" and entry["status"] == 201
     assert entry["process"] == "keys" and entry["item"] == "a b"
-    assert entry["caller"] == "accounts.google.com:ann@example.com"
+    assert entry["caller"] == "ann@example.com" and entry["caller_via"] == "token"
     assert isinstance(entry["latency_ms"], float)
     assert entry["httpRequest"]["status"] == 201  # type: ignore[index]
 
@@ -498,15 +502,30 @@ def test_each_request_logs_one_structured_line(http: FlaskClient, log_lines: io.
 def test_the_caller_is_logged_from_the_id_token_cloud_run_passed_on(
     http: FlaskClient, log_lines: io.StringIO
 ) -> None:
-    claims = base64.urlsafe_b64encode(
-        json.dumps({"email": "ci@p.iam.gserviceaccount.com"}).encode()
-    )
-    token = f"eyJhbGciOiJSUzI1NiJ9.{claims.decode().rstrip('=')}.SIGNATURE_REMOVED_BY_GOOGLE"
+    token = checked_token({"email": "ci@p.iam.gserviceaccount.com"})
     http.get("/processes", headers={"Authorization": f"Bearer {token}"})
     http.get("/processes", headers={"Authorization": "Bearer not-a-jwt"})
     first, second = parsed(log_lines)
     assert first["caller"] == "ci@p.iam.gserviceaccount.com"
     assert "caller" not in second
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # Anyone can set these: none is logged as the caller by default.
+        {"X-Goog-Authenticated-User-Email": "accounts.google.com:ceo@example.com"},
+        {"Authorization": "Bearer " + checked_token({"email": "ceo@example.com"})[:-27] + "abc"},
+        {"Authorization": "Bearer " + checked_token({"email": "a@b.c", "email_verified": False})},
+    ],
+    ids=["iap-header-untrusted", "token-with-a-signature", "email-not-verified"],
+)
+def test_a_caller_the_platform_did_not_verify_is_never_logged(
+    http: FlaskClient, log_lines: io.StringIO, headers: dict[str, str]
+) -> None:
+    assert http.get("/processes", headers=headers).status_code == 200
+    [entry] = parsed(log_lines)
+    assert "caller" not in entry
 
 
 def test_frequency_limit_is_a_year(http: FlaskClient) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,9 +21,10 @@ from server import functions_server
 
 
 @contextmanager
-def api_server(env: Mapping[str, str]) -> Iterator[str]:
-    """Serve the ``api`` target of functions/main.py on a free port; yields its base URL."""
-    with functions_server("api", env) as url:
+def api_server(env: Mapping[str, str], log: Path | None = None) -> Iterator[str]:
+    """Serve the ``api`` target of functions/main.py on a free port; yields its base URL
+    (with ``log``, the server's log lines go to that file)."""
+    with functions_server("api", env, log) as url:
         yield url
 
 
