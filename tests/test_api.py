@@ -533,3 +533,109 @@ def test_frequency_limit_is_a_year(http: FlaskClient) -> None:
     assert ok.status_code == 200
     error_of(http.patch("/processes/keys", json={"scheduleFrequency": f"{367 * 86400}s"}), 400)
     assert timedelta(days=366).total_seconds() == 366 * 86400
+
+
+# -- :run without a scheduler -----------------------------------------------------------------
+def test_run_without_a_scheduler_is_a_failed_precondition(
+    client: firestore.Client, clock: FakeClock
+) -> None:
+    app = slotwork.App(
+        [slotwork.Process("keys", RecordingWorker(), frequency=HOUR)],
+        client=client,
+        clock=clock,
+        min_frequency=60,
+    )
+    error = error_of(flask_app(app).test_client().post("/processes/keys:run"), 400)
+    assert error["status"] == "FAILED_PRECONDITION"
+    assert "no scheduler is configured" in str(error["message"])
+    assert "SLOTWORK_SCHEDULER_PARENT" in str(error["message"])
+
+
+# -- integers and names: one spelling each ----------------------------------------------------
+@pytest.mark.parametrize("value", [" 12 ", "1_000", "\u0661\u0662", "+5", "12 ", "0x10", "1e3", ""])
+def test_int_params_take_only_ascii_digits(
+    http: FlaskClient, client: firestore.Client, value: str
+) -> None:
+    body = {"params": {"intParams": {"n": value}}}
+    error = error_of(http.put(item_url("a"), json=body), 400)
+    assert "ASCII digits" in str(error["message"])
+    assert list(client.collection("slotwork").stream()) == []
+
+
+@pytest.mark.parametrize(("value", "stored"), [("-12", -12), ("007", 7), (42, 42)])
+def test_int_params_as_decimal_strings_or_json_integers_are_stored(
+    http: FlaskClient, app: slotwork.App, value: object, stored: int
+) -> None:
+    assert http.put(item_url("a"), json={"params": {"intParams": {"n": value}}}).status_code == 201
+    assert app.get_work("keys", "a").details.params.int_params["n"] == stored
+
+
+def test_the_page_size_takes_only_ascii_digits(http: FlaskClient) -> None:
+    error_of(http.get("/processes/keys/work?pageSize=%D9%A1"), 400)  # Arabic-Indic one
+    assert http.get("/processes/keys/work?pageSize=1").status_code == 200
+
+
+def test_names_that_differ_only_by_normalisation_are_one_item(
+    http: FlaskClient, app: slotwork.App
+) -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    first = http.put(item_url(decomposed), json={"params": {"intParams": {"n": 1}}})
+    assert first.status_code == 201 and first.get_json()["id"] == composed
+    again = http.put(item_url(composed), json={"params": {"intParams": {"n": 1}}})
+    assert again.status_code == 200  # the same item, unchanged
+    assert http.get(item_url(decomposed)).get_json()["id"] == composed
+    assert [w.id for w in app.list_work("keys").items] == [composed]
+    assert http.delete(item_url(decomposed)).get_json()["state"] == "cleanup"
+
+
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u200d", "\u200e", "\u202e", "\u2066", "\u2069", "\ufeff", "\u00ad"]
+)
+def test_names_with_invisible_or_bidi_characters_are_400_and_write_nothing(
+    http: FlaskClient, client: firestore.Client, char: str
+) -> None:
+    error = error_of(http.put(item_url(f"acct{char}1")), 400)
+    assert f"U+{ord(char):04X}" in str(error["message"])
+    batch = {"items": [{"name": "fine"}, {"name": f"{char}acct"}]}
+    error = error_of(http.post("/processes/keys/work:batchRegister", json=batch), 400)
+    assert error["details"][0]["fieldViolations"][0]["field"] == "items[1].name"  # type: ignore[index]
+    key = {"params": {"stringParams": {f"zone{char}": "eu"}}}
+    assert "invisible" in str(error_of(http.put(item_url("a"), json=key), 400)["message"])
+    assert list(client.collection("slotwork").stream()) == []
+
+
+def test_a_batch_with_one_name_in_two_normal_forms_is_refused(
+    http: FlaskClient, client: firestore.Client
+) -> None:
+    batch = {"items": [{"name": "caf\u00e9"}, {"name": "cafe\u0301"}]}
+    error = error_of(http.post("/processes/keys/work:batchRegister", json=batch), 400)
+    assert "appears twice" in str(error["message"])
+    assert list(client.collection("slotwork").stream()) == []
+
+
+def test_params_keys_are_normalised_and_one_key_in_two_forms_is_refused(
+    http: FlaskClient, app: slotwork.App, client: firestore.Client
+) -> None:
+    both = {"params": {"intParams": {"caf\u00e9": 1, "cafe\u0301": 2}}}
+    assert "twice" in str(error_of(http.put(item_url("a"), json=both), 400)["message"])
+    assert list(client.collection("slotwork").stream()) == []
+    one = {"params": {"intParams": {"cafe\u0301": 2}}}
+    assert http.put(item_url("a"), json=one).status_code == 201
+    assert dict(app.get_work("keys", "a").details.params.int_params) == {"caf\u00e9": 2}
+
+
+# -- what the answers look like ----------------------------------------------------------------
+def test_whole_number_stats_are_json_integers(http: FlaskClient, app: slotwork.App) -> None:
+    http.post("/processes/keys/work:batchRegister", json={"items": [{"name": "a"}, {"name": "b"}]})
+    assert app.tick("keys").outcome == "claimed"
+    text = http.get("/processes/keys").get_data(as_text=True)
+    assert '"workItems":2,' in text or '"workItems":2}' in text
+    assert '"runs":1' in text and ".0," not in text and ".0}" not in text
+
+
+@pytest.mark.parametrize("name", ["a#b", "a?b", "a%41", "a b", "a:run", "é ✓", "%2F-literal"])
+def test_the_work_uri_leads_back_to_the_item(http: FlaskClient, name: str) -> None:
+    body = http.put(item_url(name)).get_json()
+    assert body["uri"] == item_url(name)
+    again = http.get(body["uri"])
+    assert again.status_code == 200 and again.get_json()["id"] == name

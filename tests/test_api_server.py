@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from slotwork.api.paths import work_uri
 from slotwork_local.emulator import Emulator
 
 from conftest import PROJECT
@@ -69,3 +70,15 @@ def test_encoded_slash_and_percent_stay_inside_the_item_name(url: str) -> None:
 def test_a_request_through_gunicorn_round_trips_unicode(url: str) -> None:
     response = requests.put(f"{url}/processes/noop/work/caf%C3%A9 ✓", json={}, timeout=30)
     assert response.status_code == 201 and response.json()["id"] == "café ✓"
+
+
+@pytest.mark.parametrize(
+    "name", ["a#b", "a?b", "a%41", "a%2Fb-literal", "a b+c", "a:run", "ünï ✓", "~._-", "&=;,"]
+)
+def test_work_uri_round_trips_nasty_names_through_the_server(url: str, name: str) -> None:
+    created = requests.put(url + work_uri("", "noop", name), json={}, timeout=30)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["id"] == name and body["uri"] == work_uri("", "noop", name)
+    again = requests.get(url + body["uri"], timeout=30)
+    assert again.status_code == 200 and again.json()["id"] == name

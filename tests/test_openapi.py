@@ -15,7 +15,7 @@ import slotwork
 from slotwork.api import openapi, routes
 from slotwork.api.local import flask_app
 
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
+from helpers import HOUR, FakeClock, RecordingTrigger, RecordingWorker, counter_ids
 
 # DESIGN.md's route table, written out: the document must hold exactly these.
 DESIGN_ROUTES = {
@@ -39,7 +39,12 @@ DESIGN_ROUTES = {
 def app(client: firestore.Client) -> slotwork.App:
     processes = [slotwork.Process("keys", RecordingWorker(), frequency=HOUR)]
     return slotwork.App(
-        processes, client=client, clock=FakeClock(), min_frequency=60, ids=counter_ids()
+        processes,
+        client=client,
+        clock=FakeClock(),
+        min_frequency=60,
+        ids=counter_ids(),
+        trigger=RecordingTrigger(),
     )
 
 
