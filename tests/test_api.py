@@ -394,10 +394,18 @@ def test_wrong_method_on_a_known_path_is_405_with_allow(http: FlaskClient) -> No
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/nothing", "/processes/", "/processes/keys/work/a/b", "/processes/keys:stop"]
+    "path", ["/nothing", "/processes/", "/processes/keys/work/a/b", "/processes/keys:stop"]
 )
 def test_unknown_paths_are_a_json_404(http: FlaskClient, path: str) -> None:
     error_of(http.get(path), 404)
+
+
+def test_the_root_points_to_the_openapi_document(http: FlaskClient) -> None:
+    response = http.get("/")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["openapi"] == "/openapi.json" and body["processes"] == "/processes"
+    assert http.get(body["openapi"]).get_json()["openapi"].startswith("3.")
 
 
 def test_head_is_answered_like_get_without_a_body(http: FlaskClient) -> None:

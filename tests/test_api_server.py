@@ -82,3 +82,10 @@ def test_work_uri_round_trips_nasty_names_through_the_server(url: str, name: str
     assert body["id"] == name and body["uri"] == work_uri("", "noop", name)
     again = requests.get(url + body["uri"], timeout=30)
     assert again.status_code == 200 and again.json()["id"] == name
+
+
+def test_the_root_answers_json_pointing_to_the_document(url: str) -> None:
+    root = requests.get(url + "/", timeout=30)
+    assert root.status_code == 200 and root.headers["Content-Type"].startswith("application/json")
+    document = requests.get(url + root.json()["openapi"], timeout=30).json()
+    assert document["servers"] == [{"url": "/", "description": "this deployment"}]

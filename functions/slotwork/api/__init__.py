@@ -30,8 +30,8 @@ OPEN = Policy()  # no rule of its own: IAM at the edge decides (SLOTWORK_API_AUT
 
 
 @functools.lru_cache(maxsize=8)
-def _document(processes: tuple[str, ...]) -> dict[str, Any]:
-    return openapi.document(processes)
+def _document(processes: tuple[str, ...], base: str) -> dict[str, Any]:
+    return openapi.document(processes, base)
 
 
 def _query(request: flask.Request, route: routes.Route) -> dict[str, str]:
@@ -78,12 +78,14 @@ def _dispatch(
     body: dict[str, Any] = {}
     if route.request is not None:
         body = codec.parse_json_object(request, codec.read_body(request, route.body_limit))
+    base = request.script_root
     call = Call(
         app,
         match.path,
         _query(request, route),
         body,
-        document=lambda: _document(tuple(sorted(app.processes))),
+        document=lambda: _document(tuple(sorted(app.processes)), base),
+        base=base,
     )
     reply = route.handler(call)
     return reply.status, reply.body

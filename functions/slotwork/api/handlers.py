@@ -36,6 +36,8 @@ class Call:
     body: Mapping[str, Any]
     # The OpenAPI document, built lazily by the caller (only /openapi.json needs it).
     document: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    # Where the API is mounted ("" at the root), for the links GET / answers.
+    base: str = ""
 
     @property
     def process(self) -> str:
@@ -258,3 +260,15 @@ def list_runs(call: Call) -> Reply:
 def openapi(call: Call) -> Reply:
     """GET /openapi.json"""
     return Reply(200, call.document())
+
+
+def index(call: Call) -> Reply:
+    """GET /"""
+    return Reply(
+        200,
+        {
+            "title": "slotwork API",
+            "openapi": f"{call.base}/openapi.json",
+            "processes": f"{call.base}/processes",
+        },
+    )

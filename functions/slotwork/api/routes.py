@@ -122,6 +122,16 @@ WRITE_ERRORS = (400, 404, 409, 413, 415, 500, 503)
 ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
+        "/",
+        handlers.index,
+        "getIndex",
+        "Where this API's document is: {title, openapi, processes}.",
+        200,
+        "ApiIndex",
+        errors=(400, 500),
+    ),
+    Route(
+        "GET",
         "/processes",
         handlers.list_processes,
         "listProcesses",
