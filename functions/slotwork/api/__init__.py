@@ -95,12 +95,12 @@ def handle(app: App, request: flask.Request, policy: Policy = OPEN) -> flask.Res
     """Answer one API request (the ``api`` function's body) under ``policy``."""
     started = time.monotonic()
     log: dict[str, Any] = {"method": request.method, "path": request.path[:500]}
-    caller = policy.caller(request.headers)
-    if caller is not None:
-        log["caller"] = caller.email
-        log["caller_via"] = caller.via
     headers: dict[str, str] = {}
     try:
+        caller = policy.caller(request.headers)
+        if caller is not None:
+            log["caller"] = caller.email
+            log["caller_via"] = caller.via
         status, body = _dispatch(app, request, log, policy, caller)
     except Exception as err:  # every error becomes a JSON answer; unexpected ones a 500
         answer = answer_for(err, log)
