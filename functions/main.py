@@ -1,12 +1,13 @@
 """Cloud Functions entry points (functions-framework targets): ``run`` and ``api``.
 
 ``run`` is what Cloud Scheduler calls, one tick per request; ``api`` is the
-HTTPS API. Both build the same App from the environment, once per instance.
+HTTPS API. Both build the same App from the environment, once per instance,
+when the instance starts: a configuration error is logged then, once, naming
+the variable, and every request of either function answers it as JSON.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
@@ -16,32 +17,39 @@ import functions_framework
 # The deployed source directory is the import root: make it so locally too.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from slotwork import App, logs
+from slotwork import logs
+from slotwork.api import Policy, handle
 from slotwork.api.framework import install
-from slotwork.deployment import build_app, run_tick
+from slotwork.deployment import StartFailure, run_tick, start
 
 logs.configure()
 # Answer what functions-framework's own routing rejects (a %0A in the path,
 # a // redirect) with JSON errors too.
 install(flask.current_app)
 
+# Built here rather than on the first request, so that a bad environment shows
+# in the log as the instance starts (and nothing touches Firestore yet: the
+# client connects on first use, after the server has forked its worker).
+STARTED = start(os.environ)
+POLICY = Policy() if isinstance(STARTED, StartFailure) else Policy.from_config(STARTED.config)
 
-@functools.cache
-def app() -> App:
-    """This instance's App, built on first use from the environment."""
-    return build_app(os.environ)
+
+def _failure(failure: StartFailure) -> flask.Response:
+    return flask.make_response(flask.jsonify(failure.body()), failure.status)
 
 
 @functions_framework.http
 def run(request: flask.Request) -> flask.Response:
     """One tick of the process named in the body ``{"process": NAME}``."""
-    status, body = run_tick(app(), request.get_data(cache=False))
+    if isinstance(STARTED, StartFailure):
+        return _failure(STARTED)
+    status, body = run_tick(STARTED.app, request.get_data(cache=False))
     return flask.make_response(flask.jsonify(body), status)
 
 
 @functions_framework.http
 def api(request: flask.Request) -> flask.Response:
-    """The HTTPS API (DESIGN.md's route table)."""
-    from slotwork.api import handle
-
-    return handle(app(), request)
+    """The HTTPS API (DESIGN.md's route table), under the deployment's authorization rule."""
+    if isinstance(STARTED, StartFailure):
+        return _failure(STARTED)
+    return handle(STARTED.app, request, POLICY)

@@ -11,11 +11,16 @@ conditional on the update time that was read. Re-running an item is harmless.
 
 Bookkeeping lives in ``slotwork_ttl_sweeper/{item}`` (last sweep, totals);
 cleanup deletes it. Documents without the timestamp field are never touched.
+
+Which collections may be swept is the deployment's decision, not the item's:
+only those on the allowlist (``SLOTWORK_TTL_SWEEPER_COLLECTIONS``, passed in
+as a ``SweepScope``), and never slotwork's own collection
+(``SLOTWORK_COLLECTION``) or the bookkeeping, even when listed. An item
+naming any other collection fails with an error saying how to allow it.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 import slotwork
+from slotwork.config import Config
 from slotwork.params import validate_name
 
 BOOKKEEPING_COLLECTION = "slotwork_ttl_sweeper"
@@ -38,17 +44,43 @@ MIN_MARGIN_SECONDS = 2.0
 # A batch whose conditional delete failed is re-read and retried; after this
 # many failures in a row the documents are being rewritten faster than swept.
 MAX_CONFLICTS_IN_A_ROW = 5
-# Collections the sweeper refuses: its own bookkeeping and slotwork's state.
-PROTECTED_COLLECTIONS = frozenset({BOOKKEEPING_COLLECTION, "slotwork"})
+ALLOWLIST_VARIABLE = "SLOTWORK_TTL_SWEEPER_COLLECTIONS"
 
 ClientFactory = Callable[[], firestore.Client]
+Monotonic = Callable[[], float]
 Snapshot = firestore.DocumentSnapshot[firestore.DocumentReference]
 
 
-@functools.cache
-def default_client() -> firestore.Client:
-    """This instance's Firestore client, created on first use (honours FIRESTORE_EMULATOR_HOST)."""
-    return firestore.Client()
+@dataclass(frozen=True)
+class SweepScope:
+    """The collections a sweeper may sweep (``allowed``) and those it never touches
+    (``protected``, which wins over ``allowed``)."""
+
+    allowed: frozenset[str]
+    protected: frozenset[str]
+
+    @classmethod
+    def from_config(cls, config: Config) -> SweepScope:
+        """The allowlist of the deployment; slotwork's collection and the bookkeeping protected."""
+        return cls(
+            allowed=frozenset(config.ttl_sweeper_collections),
+            protected=frozenset({config.collection, BOOKKEEPING_COLLECTION}),
+        )
+
+    def check(self, collection: str) -> None:
+        """InvalidArgument unless ``collection`` may be swept, saying why and what to do."""
+        if collection in self.protected:
+            raise slotwork.InvalidArgument(
+                f"the sweeper refuses to sweep {collection!r}: it holds slotwork's own state "
+                f"or the sweeper's bookkeeping (even when {ALLOWLIST_VARIABLE} lists it)"
+            )
+        if collection not in self.allowed:
+            listed = ", ".join(sorted(self.allowed)) or "empty"
+            raise slotwork.InvalidArgument(
+                f"the sweeper may not sweep {collection!r}: it sweeps only the collections "
+                f"listed in {ALLOWLIST_VARIABLE} (now {listed}); to allow it, add "
+                f"{collection!r} to that comma-separated list in the function's environment"
+            )
 
 
 @dataclass(frozen=True)
@@ -60,12 +92,12 @@ class SweepSpec:
     timestamp_field: str
 
     @classmethod
-    def from_item(cls, item: slotwork.Item) -> SweepSpec:
-        """Validate the item's params; InvalidArgument names the bad one."""
-        collection = item.params.string_params.get("collection", "")
-        validate_name(collection, "string_params['collection']")
-        if collection in PROTECTED_COLLECTIONS:
-            raise slotwork.InvalidArgument(f"the sweeper refuses to sweep {collection!r}")
+    def from_item(cls, item: slotwork.Item, scope: SweepScope) -> SweepSpec:
+        """Validate the item's params against ``scope``; InvalidArgument names the bad one."""
+        collection = validate_name(
+            item.params.string_params.get("collection", ""), "string_params['collection']"
+        )
+        scope.check(collection)
         max_age = item.params.int_params.get("max_age_seconds", 0)
         if max_age <= 0:
             raise slotwork.InvalidArgument("int_params['max_age_seconds'] must be positive")
@@ -80,19 +112,28 @@ class TtlSweeper:
 
     def __init__(
         self,
-        client_factory: ClientFactory = default_client,
+        client_factory: ClientFactory,
+        scope: SweepScope,
+        *,
         batch_size: int = BATCH_SIZE,
         bookkeeping: str = BOOKKEEPING_COLLECTION,
+        monotonic: Monotonic = time.monotonic,
     ) -> None:
+        """``client_factory`` gives the Firestore client (called per item, so it can be
+        created on first use); ``scope`` says which collections may be swept;
+        ``monotonic`` times batches, for the deadline margin."""
         if not 1 <= batch_size <= BATCH_SIZE:
             raise ValueError(f"batch_size must be within 1..{BATCH_SIZE}")
         self._client_factory = client_factory
+        # The bookkeeping in use is protected whatever its name.
+        self.scope = SweepScope(scope.allowed, scope.protected | {bookkeeping})
         self.batch_size = batch_size
         self.bookkeeping = bookkeeping
+        self._monotonic = monotonic
 
     def process(self, ctx: slotwork.Context, item: slotwork.Item) -> None:
         """Delete the item's expired documents, batch by batch, while time allows."""
-        spec = SweepSpec.from_item(item)
+        spec = SweepSpec.from_item(item, self.scope)
         client = self._client_factory()
         now = ctx.now()
         cutoff = now - spec.max_age
@@ -100,7 +141,7 @@ class TtlSweeper:
         slowest = 0.0
         complete = False
         while ctx.remaining() > max(MIN_MARGIN_SECONDS, 2 * slowest):
-            started = time.monotonic()  # elapsed time only, for the margin
+            started = self._monotonic()
             batch = self.expired_batch(client, spec, cutoff)
             if not batch:
                 complete = True
@@ -116,7 +157,7 @@ class TtlSweeper:
                 continue
             conflicts = 0
             deleted += len(batch)
-            slowest = max(slowest, time.monotonic() - started)
+            slowest = max(slowest, self._monotonic() - started)
         ctx.add_stat("scanned", scanned)
         ctx.add_stat("deleted", deleted)
         if not complete:

@@ -394,10 +394,18 @@ def test_wrong_method_on_a_known_path_is_405_with_allow(http: FlaskClient) -> No
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/nothing", "/processes/", "/processes/keys/work/a/b", "/processes/keys:stop"]
+    "path", ["/nothing", "/processes/", "/processes/keys/work/a/b", "/processes/keys:stop"]
 )
 def test_unknown_paths_are_a_json_404(http: FlaskClient, path: str) -> None:
     error_of(http.get(path), 404)
+
+
+def test_the_root_points_to_the_openapi_document(http: FlaskClient) -> None:
+    response = http.get("/")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["openapi"] == "/openapi.json" and body["processes"] == "/processes"
+    assert http.get(body["openapi"]).get_json()["openapi"].startswith("3.")
 
 
 def test_head_is_answered_like_get_without_a_body(http: FlaskClient) -> None:
@@ -481,16 +489,20 @@ def test_an_unexpected_error_is_a_generic_500_logged_with_its_traceback(
     assert str(failure["reference"]) in str(error["message"])
 
 
+def checked_token(claims: dict[str, object]) -> str:
+    """An ID token as Cloud Run passes on one it verified: its signature replaced."""
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{payload}.SIGNATURE_REMOVED_BY_GOOGLE"
+
+
 def test_each_request_logs_one_structured_line(http: FlaskClient, log_lines: io.StringIO) -> None:
-    http.put(
-        item_url("a b"),
-        headers={"X-Goog-Authenticated-User-Email": "accounts.google.com:ann@example.com"},
-    )
+    token = checked_token({"email": "Ann@Example.com", "email_verified": True})
+    http.put(item_url("a b"), headers={"Authorization": f"Bearer {token}"})
     [entry] = parsed(log_lines)
     assert entry["severity"] == "INFO"
     assert entry["method"] == "PUT" and entry["status"] == 201
     assert entry["process"] == "keys" and entry["item"] == "a b"
-    assert entry["caller"] == "accounts.google.com:ann@example.com"
+    assert entry["caller"] == "ann@example.com" and entry["caller_via"] == "token"
     assert isinstance(entry["latency_ms"], float)
     assert entry["httpRequest"]["status"] == 201  # type: ignore[index]
 
@@ -498,10 +510,7 @@ def test_each_request_logs_one_structured_line(http: FlaskClient, log_lines: io.
 def test_the_caller_is_logged_from_the_id_token_cloud_run_passed_on(
     http: FlaskClient, log_lines: io.StringIO
 ) -> None:
-    claims = base64.urlsafe_b64encode(
-        json.dumps({"email": "ci@p.iam.gserviceaccount.com"}).encode()
-    )
-    token = f"eyJhbGciOiJSUzI1NiJ9.{claims.decode().rstrip('=')}.SIGNATURE_REMOVED_BY_GOOGLE"
+    token = checked_token({"email": "ci@p.iam.gserviceaccount.com"})
     http.get("/processes", headers={"Authorization": f"Bearer {token}"})
     http.get("/processes", headers={"Authorization": "Bearer not-a-jwt"})
     first, second = parsed(log_lines)
@@ -509,8 +518,132 @@ def test_the_caller_is_logged_from_the_id_token_cloud_run_passed_on(
     assert "caller" not in second
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # Anyone can set these: none is logged as the caller by default.
+        {"X-Goog-Authenticated-User-Email": "accounts.google.com:ceo@example.com"},
+        {"Authorization": "Bearer " + checked_token({"email": "ceo@example.com"})[:-27] + "abc"},
+        {"Authorization": "Bearer " + checked_token({"email": "a@b.c", "email_verified": False})},
+    ],
+    ids=["iap-header-untrusted", "token-with-a-signature", "email-not-verified"],
+)
+def test_a_caller_the_platform_did_not_verify_is_never_logged(
+    http: FlaskClient, log_lines: io.StringIO, headers: dict[str, str]
+) -> None:
+    assert http.get("/processes", headers=headers).status_code == 200
+    [entry] = parsed(log_lines)
+    assert "caller" not in entry
+
+
 def test_frequency_limit_is_a_year(http: FlaskClient) -> None:
     ok = http.patch("/processes/keys", json={"scheduleFrequency": f"{366 * 86400}s"})
     assert ok.status_code == 200
     error_of(http.patch("/processes/keys", json={"scheduleFrequency": f"{367 * 86400}s"}), 400)
     assert timedelta(days=366).total_seconds() == 366 * 86400
+
+
+# -- :run without a scheduler -----------------------------------------------------------------
+def test_run_without_a_scheduler_is_a_failed_precondition(
+    client: firestore.Client, clock: FakeClock
+) -> None:
+    app = slotwork.App(
+        [slotwork.Process("keys", RecordingWorker(), frequency=HOUR)],
+        client=client,
+        clock=clock,
+        min_frequency=60,
+    )
+    error = error_of(flask_app(app).test_client().post("/processes/keys:run"), 400)
+    assert error["status"] == "FAILED_PRECONDITION"
+    assert "no scheduler is configured" in str(error["message"])
+    assert "SLOTWORK_SCHEDULER_PARENT" in str(error["message"])
+
+
+# -- integers and names: one spelling each ----------------------------------------------------
+@pytest.mark.parametrize("value", [" 12 ", "1_000", "\u0661\u0662", "+5", "12 ", "0x10", "1e3", ""])
+def test_int_params_take_only_ascii_digits(
+    http: FlaskClient, client: firestore.Client, value: str
+) -> None:
+    body = {"params": {"intParams": {"n": value}}}
+    error = error_of(http.put(item_url("a"), json=body), 400)
+    assert "ASCII digits" in str(error["message"])
+    assert list(client.collection("slotwork").stream()) == []
+
+
+@pytest.mark.parametrize(("value", "stored"), [("-12", -12), ("007", 7), (42, 42)])
+def test_int_params_as_decimal_strings_or_json_integers_are_stored(
+    http: FlaskClient, app: slotwork.App, value: object, stored: int
+) -> None:
+    assert http.put(item_url("a"), json={"params": {"intParams": {"n": value}}}).status_code == 201
+    assert app.get_work("keys", "a").details.params.int_params["n"] == stored
+
+
+def test_the_page_size_takes_only_ascii_digits(http: FlaskClient) -> None:
+    error_of(http.get("/processes/keys/work?pageSize=%D9%A1"), 400)  # Arabic-Indic one
+    assert http.get("/processes/keys/work?pageSize=1").status_code == 200
+
+
+def test_names_that_differ_only_by_normalisation_are_one_item(
+    http: FlaskClient, app: slotwork.App
+) -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    first = http.put(item_url(decomposed), json={"params": {"intParams": {"n": 1}}})
+    assert first.status_code == 201 and first.get_json()["id"] == composed
+    again = http.put(item_url(composed), json={"params": {"intParams": {"n": 1}}})
+    assert again.status_code == 200  # the same item, unchanged
+    assert http.get(item_url(decomposed)).get_json()["id"] == composed
+    assert [w.id for w in app.list_work("keys").items] == [composed]
+    assert http.delete(item_url(decomposed)).get_json()["state"] == "cleanup"
+
+
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u200d", "\u200e", "\u202e", "\u2066", "\u2069", "\ufeff", "\u00ad"]
+)
+def test_names_with_invisible_or_bidi_characters_are_400_and_write_nothing(
+    http: FlaskClient, client: firestore.Client, char: str
+) -> None:
+    error = error_of(http.put(item_url(f"acct{char}1")), 400)
+    assert f"U+{ord(char):04X}" in str(error["message"])
+    batch = {"items": [{"name": "fine"}, {"name": f"{char}acct"}]}
+    error = error_of(http.post("/processes/keys/work:batchRegister", json=batch), 400)
+    assert error["details"][0]["fieldViolations"][0]["field"] == "items[1].name"  # type: ignore[index]
+    key = {"params": {"stringParams": {f"zone{char}": "eu"}}}
+    assert "invisible" in str(error_of(http.put(item_url("a"), json=key), 400)["message"])
+    assert list(client.collection("slotwork").stream()) == []
+
+
+def test_a_batch_with_one_name_in_two_normal_forms_is_refused(
+    http: FlaskClient, client: firestore.Client
+) -> None:
+    batch = {"items": [{"name": "caf\u00e9"}, {"name": "cafe\u0301"}]}
+    error = error_of(http.post("/processes/keys/work:batchRegister", json=batch), 400)
+    assert "appears twice" in str(error["message"])
+    assert list(client.collection("slotwork").stream()) == []
+
+
+def test_params_keys_are_normalised_and_one_key_in_two_forms_is_refused(
+    http: FlaskClient, app: slotwork.App, client: firestore.Client
+) -> None:
+    both = {"params": {"intParams": {"caf\u00e9": 1, "cafe\u0301": 2}}}
+    assert "twice" in str(error_of(http.put(item_url("a"), json=both), 400)["message"])
+    assert list(client.collection("slotwork").stream()) == []
+    one = {"params": {"intParams": {"cafe\u0301": 2}}}
+    assert http.put(item_url("a"), json=one).status_code == 201
+    assert dict(app.get_work("keys", "a").details.params.int_params) == {"caf\u00e9": 2}
+
+
+# -- what the answers look like ----------------------------------------------------------------
+def test_whole_number_stats_are_json_integers(http: FlaskClient, app: slotwork.App) -> None:
+    http.post("/processes/keys/work:batchRegister", json={"items": [{"name": "a"}, {"name": "b"}]})
+    assert app.tick("keys").outcome == "claimed"
+    text = http.get("/processes/keys").get_data(as_text=True)
+    assert '"workItems":2,' in text or '"workItems":2}' in text
+    assert '"runs":1' in text and ".0," not in text and ".0}" not in text
+
+
+@pytest.mark.parametrize("name", ["a#b", "a?b", "a%41", "a b", "a:run", "é ✓", "%2F-literal"])
+def test_the_work_uri_leads_back_to_the_item(http: FlaskClient, name: str) -> None:
+    body = http.put(item_url(name)).get_json()
+    assert body["uri"] == item_url(name)
+    again = http.get(body["uri"])
+    assert again.status_code == 200 and again.get_json()["id"] == name

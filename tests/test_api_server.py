@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
 
+from slotwork.api.paths import work_uri
 from slotwork_local.emulator import Emulator
 
 from conftest import PROJECT
@@ -20,9 +22,10 @@ from server import functions_server
 
 
 @contextmanager
-def api_server(env: Mapping[str, str]) -> Iterator[str]:
-    """Serve the ``api`` target of functions/main.py on a free port; yields its base URL."""
-    with functions_server("api", env) as url:
+def api_server(env: Mapping[str, str], log: Path | None = None) -> Iterator[str]:
+    """Serve the ``api`` target of functions/main.py on a free port; yields its base URL
+    (with ``log``, the server's log lines go to that file)."""
+    with functions_server("api", env, log) as url:
         yield url
 
 
@@ -67,3 +70,22 @@ def test_encoded_slash_and_percent_stay_inside_the_item_name(url: str) -> None:
 def test_a_request_through_gunicorn_round_trips_unicode(url: str) -> None:
     response = requests.put(f"{url}/processes/noop/work/caf%C3%A9 ✓", json={}, timeout=30)
     assert response.status_code == 201 and response.json()["id"] == "café ✓"
+
+
+@pytest.mark.parametrize(
+    "name", ["a#b", "a?b", "a%41", "a%2Fb-literal", "a b+c", "a:run", "ünï ✓", "~._-", "&=;,"]
+)
+def test_work_uri_round_trips_nasty_names_through_the_server(url: str, name: str) -> None:
+    created = requests.put(url + work_uri("", "noop", name), json={}, timeout=30)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["id"] == name and body["uri"] == work_uri("", "noop", name)
+    again = requests.get(url + body["uri"], timeout=30)
+    assert again.status_code == 200 and again.json()["id"] == name
+
+
+def test_the_root_answers_json_pointing_to_the_document(url: str) -> None:
+    root = requests.get(url + "/", timeout=30)
+    assert root.status_code == 200 and root.headers["Content-Type"].startswith("application/json")
+    document = requests.get(url + root.json()["openapi"], timeout=30).json()
+    assert document["servers"] == [{"url": "/", "description": "this deployment"}]

@@ -1,8 +1,10 @@
 """GET /openapi.json and the route table agree: the same operations, and every
-operation answers with a status and a body the document declares."""
+operation answers with a status and a body the document declares; and the
+document is one that client generators take whole."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -13,9 +15,10 @@ from google.cloud import firestore
 
 import slotwork
 from slotwork.api import openapi, routes
+from slotwork.api.codec import snake_case
 from slotwork.api.local import flask_app
 
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids
+from helpers import HOUR, FakeClock, RecordingTrigger, RecordingWorker, counter_ids
 
 # DESIGN.md's route table, written out: the document must hold exactly these.
 DESIGN_ROUTES = {
@@ -33,13 +36,21 @@ DESIGN_ROUTES = {
     ("GET", "/processes/{process}/runs"),
     ("GET", "/openapi.json"),
 }
+# Beyond the design's table: the root answers where the document is.
+EXTRA_ROUTES = {("GET", "/")}
+ALL_ROUTES = DESIGN_ROUTES | EXTRA_ROUTES
 
 
 @pytest.fixture
 def app(client: firestore.Client) -> slotwork.App:
     processes = [slotwork.Process("keys", RecordingWorker(), frequency=HOUR)]
     return slotwork.App(
-        processes, client=client, clock=FakeClock(), min_frequency=60, ids=counter_ids()
+        processes,
+        client=client,
+        clock=FakeClock(),
+        min_frequency=60,
+        ids=counter_ids(),
+        trigger=RecordingTrigger(),
     )
 
 
@@ -54,14 +65,62 @@ def operations(document: dict[str, Any]) -> set[tuple[str, str]]:
 
 def test_document_holds_exactly_the_design_routes_and_the_router_table() -> None:
     document = openapi.document(["keys"])
-    assert operations(document) == DESIGN_ROUTES
-    assert {(r.method, r.template) for r in routes.ROUTES} == DESIGN_ROUTES
+    assert operations(document) == ALL_ROUTES
+    assert {(r.method, r.template) for r in routes.ROUTES} == ALL_ROUTES
 
 
 def test_document_is_valid_openapi_3() -> None:
     # schemathesis validates the document against the OpenAPI 3.0 meta-schema on load.
     schema = schemathesis.from_dict(openapi.document(["keys"]), validate_schema=True)
-    assert len(list(schema.get_all_operations())) == len(DESIGN_ROUTES)
+    assert len(list(schema.get_all_operations())) == len(ALL_ROUTES)
+
+
+def test_exactly_the_routes_that_are_not_get_write() -> None:
+    assert {r.operation_id for r in routes.ROUTES if r.writes} == {
+        r.operation_id for r in routes.ROUTES if r.method not in ("GET", "HEAD")
+    }
+
+
+def test_every_operation_documents_401_and_every_write_403() -> None:
+    document = openapi.document(["keys"])
+    for route in routes.ROUTES:
+        responses = document["paths"][route.template][route.method.lower()]["responses"]
+        assert "401" in responses, route.operation_id
+        assert ("403" in responses) == route.writes, route.operation_id
+
+
+def properties_of(schema: Any) -> list[str]:
+    """Every property name declared anywhere in ``schema``."""
+    found: list[str] = []
+    if isinstance(schema, dict):
+        found += list(schema.get("properties", {})) if isinstance(schema.get("type"), str) else []
+        for value in schema.values():
+            found += properties_of(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += properties_of(value)
+    return found
+
+
+def test_every_field_is_declared_once_in_lower_camel_case() -> None:
+    components = openapi.document(["keys"])["components"]["schemas"]
+    names = properties_of(components)
+    assert "scheduleFrequency" in names and "intParams" in names
+    assert [n for n in names if "_" in n] == []
+    assert all(snake_case(n) not in names for n in names if snake_case(n) != n)
+    assert "snake_case" in components["UpdateProcessRequest"]["description"]
+
+
+def test_int64_bounds_are_written_exactly_or_not_at_all() -> None:
+    text = json.dumps(openapi.document(["keys"]))
+    assert "e+18" not in text and "9.22" not in text
+
+
+def test_the_document_names_its_server_relative_to_where_it_is_served(http: FlaskClient) -> None:
+    served = http.get("/openapi.json").get_json()
+    assert served["servers"] == [{"url": "/", "description": "this deployment"}]
+    mounted = http.get("/openapi.json", environ_overrides={"SCRIPT_NAME": "/api"}).get_json()
+    assert mounted["servers"][0]["url"] == "/api"
 
 
 def test_served_document_is_the_built_one_naming_the_processes(
@@ -70,7 +129,8 @@ def test_served_document_is_the_built_one_naming_the_processes(
     served = http.get("/openapi.json").get_json()
     assert served == openapi.document(app.processes)
     process = served["paths"]["/processes/{process}"]["get"]["parameters"][0]
-    assert process["schema"]["enum"] == ["keys"]
+    assert process["schema"] == {"$ref": "#/components/schemas/ProcessName"}
+    assert served["components"]["schemas"]["ProcessName"]["enum"] == ["keys"]
 
 
 def check(document: dict[str, Any], method: str, path: str, response: Any) -> int:
@@ -124,6 +184,7 @@ def test_every_operation_answers_documented_statuses_and_bodies(
         ("GET", "/processes/{process}/runs", "/processes/keys/runs", None, 200),
         ("DELETE", "/processes/{process}/work/{item}", item, None, 202),
         ("GET", "/openapi.json", "/openapi.json", None, 200),
+        ("GET", "/", "/", None, 200),
         # and the documented errors
         ("GET", "/processes/{process}/work/{item}", "/processes/keys/work/zz", None, 404),
         ("PUT", "/processes/{process}/work/{item}", item, {"x": 1}, 400),
@@ -135,4 +196,4 @@ def test_every_operation_answers_documented_statuses_and_bodies(
         response = http.open(url, method=method, json=body)
         assert check(document, method, template, response) == expected, response.get_json()
         covered.add((method, template))
-    assert covered == DESIGN_ROUTES
+    assert covered == ALL_ROUTES

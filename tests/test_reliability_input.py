@@ -6,6 +6,7 @@ by the API's own suite.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -123,6 +124,14 @@ BAD_CALLS: list[tuple[str, Call, int]] = [
     ("register-dotdot", lambda a: a.register("work", ".."), 400),
     ("register-reserved", lambda a: a.register("work", "__x__"), 400),
     ("register-control", lambda a: a.register("work", "a\nb"), 400),
+    ("register-zero-width", lambda a: a.register("work", "a\u200bb"), 400),
+    ("register-bidi-override", lambda a: a.register("work", "a\u202eb"), 400),
+    ("register-bom", lambda a: a.register("work", "\ufeffa"), 400),
+    (
+        "batch-same-name-two-forms",
+        lambda a: a.register_many("work", [("\u00e9", None), ("e\u0301", None)]),
+        400,
+    ),
     ("register-long-name", lambda a: a.register("work", "n" * 1501), 400),
     ("register-name-not-str", lambda a: a.register("work", 7), 400),  # type: ignore[arg-type]
     ("params-not-object", lambda a: a.register("work", "x", "params"), 400),  # type: ignore[arg-type]
@@ -136,6 +145,18 @@ BAD_CALLS: list[tuple[str, Call, int]] = [
     ("int-param-bool", lambda a: a.register("work", "x", {"int_params": {"a": True}}), 400),
     ("int-param-overflow", lambda a: a.register("work", "x", {"int_params": {"a": 2**63}}), 400),
     ("int-param-text", lambda a: a.register("work", "x", {"int_params": {"a": "ten"}}), 400),
+    ("int-param-spaces", lambda a: a.register("work", "x", {"int_params": {"a": " 12 "}}), 400),
+    (
+        "int-param-underscore",
+        lambda a: a.register("work", "x", {"int_params": {"a": "1_000"}}),
+        400,
+    ),
+    (
+        "int-param-arabic-indic",
+        lambda a: a.register("work", "x", {"int_params": {"a": "\u0661"}}),
+        400,
+    ),
+    ("param-key-bidi", lambda a: a.register("work", "x", {"string_params": {"k\u2066": "v"}}), 400),
     ("string-param-int", lambda a: a.register("work", "x", {"string_params": {"a": 1}}), 400),
     ("param-key-empty", lambda a: a.register("work", "x", {"string_params": {"": "v"}}), 400),
     ("param-key-long", lambda a: a.register("work", "x", {"string_params": {"k" * 300: "v"}}), 400),
@@ -264,7 +285,8 @@ def test_any_register_input_is_stored_faithfully_or_refused_with_a_400(
 ) -> None:
     client = new_client(emulator)
     app = app_of(client)
-    item = f"fuzz-{name}"
+    # Names are stored in NFC: the one spelling of names that look the same.
+    item = unicodedata.normalize("NFC", f"fuzz-{name}")
     before = app.list_work("work", page_size=1000).items
     try:
         app.register("work", item, params)
@@ -282,4 +304,11 @@ def _as_params(value: Any) -> dict[str, Any]:
         return {}
     ints = value.get("int_params", value.get("intParams")) or {}
     strings = value.get("string_params", value.get("stringParams")) or {}
-    return {"int_params": {k: int(v) for k, v in ints.items()}, "string_params": dict(strings)}
+
+    def nfc(key: str) -> str:
+        return unicodedata.normalize("NFC", key)
+
+    return {
+        "int_params": {nfc(k): int(v) for k, v in ints.items()},
+        "string_params": {nfc(k): v for k, v in strings.items()},
+    }

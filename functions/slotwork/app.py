@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 from slotwork import rules
 from slotwork.clock import Clock, system_clock
@@ -44,6 +43,7 @@ from slotwork.schema import CatchUp, Params, RunRecord, WorkResponse
 from slotwork.schema import Process as ProcessState
 from slotwork.store import Commit, Counter, ProcessChange, StateStore, StoredItem
 from slotwork.triggers import NoTrigger, Trigger
+from slotwork.uris import work_uri
 
 Seconds = float | int | timedelta | None
 
@@ -135,7 +135,7 @@ class App:
                     f"process {name!r} is deployed with {shards} shard(s) (SLOTWORK_SHARDS, from "
                     f"Terraform) but defined with {defined.shards}: make them agree"
                 )
-        validate_name(collection, "collection")
+        collection = validate_name(collection, "collection")
         if store is None:
             from slotwork.store.firestore import FirestoreStore
 
@@ -226,10 +226,9 @@ class App:
             str(stored_state) if stored_state else None,
             item.next_attempt_time is not None,
         )
-        path = f"/processes/{quote(process, safe='')}/work/{quote(item.name, safe='')}"
-        return WorkResponse(
-            id=item.name, state=state.value, details=item.work(), uri=self.base_uri + path
-        )
+        # A link that leads back to this item whatever its name holds ("#", "?", "%").
+        uri = work_uri(self.base_uri, process, item.name)
+        return WorkResponse(id=item.name, state=state.value, details=item.work(), uri=uri)
 
     def get_work(self, process: str, item: str) -> WorkResponse:
         """The WorkResponse of one item (NotFound for an unknown item)."""

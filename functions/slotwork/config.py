@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from slotwork.errors import InvalidArgument
+from slotwork.params import validate_name
 
 DEFAULT_COLLECTION = "slotwork"
 # Below a 540 s function timeout and the Scheduler attempt deadline, with
@@ -22,6 +24,13 @@ DEFAULT_DEADLINE_SECONDS = 480.0
 # is resumed at most this long after its last checkpoint.
 DEFAULT_LEASE_SECONDS = 120.0
 DEFAULT_MIN_FREQUENCY_SECONDS = 900.0  # 15 minutes, as the seed library
+DEFAULT_DATABASE = "(default)"
+# How the API decides who may do what (slotwork.api.auth): "none" trusts IAM at the
+# edge alone (local use); "verified" needs a verified caller, and writers by name.
+API_AUTH_MODES = ("none", "verified")
+# Firestore's rule for database ids: 4-63 of a-z, 0-9 and "-", a letter first, no
+# "-" last (https://cloud.google.com/firestore/docs/manage-databases).
+_DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
 
 ENV_VARS = (
     "SLOTWORK_PROCESSES",
@@ -35,6 +44,11 @@ ENV_VARS = (
     "SLOTWORK_SCHEDULER_ENDPOINT",
     "SLOTWORK_SHARDS",
     "GOOGLE_CLOUD_PROJECT",
+    "SLOTWORK_API_AUTH",
+    "SLOTWORK_API_WRITERS",
+    "SLOTWORK_TRUST_IAP",
+    "SLOTWORK_DATABASE",
+    "SLOTWORK_TTL_SWEEPER_COLLECTIONS",
 )
 
 
@@ -78,6 +92,49 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return default if value is None else value
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return choices[0]
+    if raw.lower() not in choices:
+        raise InvalidArgument(f"{name} must be one of {', '.join(choices)}, got {raw[:80]!r}")
+    return raw.lower()
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return _choice(env, name, ("false", "true")) == "true"
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """The comma-separated entries of ``name``, trimmed, empty ones dropped."""
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def _emails(env: Mapping[str, str], name: str) -> frozenset[str]:
+    emails = _list(env, name)
+    for email in emails:
+        if email.count("@") != 1 or any(c.isspace() for c in email):
+            raise InvalidArgument(f"{name} must be comma-separated emails, got {email[:80]!r}")
+    # Google writes the emails of its tokens in lower case; a list typed by people may not be.
+    return frozenset(email.lower() for email in emails)
+
+
+def _collections(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(validate_name(entry, f"{name} entry {entry[:80]!r}") for entry in _list(env, name))
+
+
+def _database(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw or raw == DEFAULT_DATABASE:
+        return DEFAULT_DATABASE
+    if not _DATABASE_ID.fullmatch(raw):
+        raise InvalidArgument(
+            f"{name} must be {DEFAULT_DATABASE} or a Firestore database id "
+            f"(4-63 of a-z, 0-9 and '-', a letter first), got {raw[:80]!r}"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one deployment (both functions read the same)."""
@@ -98,6 +155,16 @@ class Config:
     scheduler_endpoint: str | None = None
     # The shards deployed per process (Terraform's processes[*].shards).
     shards: Mapping[str, int] = field(default_factory=dict)
+    # The API's authorization: "none" or "verified" (slotwork.api.auth).
+    api_auth: str = "none"
+    # Who may write through the API when api_auth is "verified" (lower-cased emails).
+    api_writers: frozenset[str] = frozenset()
+    # Believe the IAP user header: only when IAP fronts the function and nothing else can.
+    trust_iap: bool = False
+    # The Firestore database (a named one, or the project's default).
+    database: str = DEFAULT_DATABASE
+    # The collections the TTL sweeper example may sweep (empty: none).
+    ttl_sweeper_collections: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -118,4 +185,9 @@ class Config:
             scheduler_parent=env.get("SLOTWORK_SCHEDULER_PARENT") or None,
             scheduler_endpoint=env.get("SLOTWORK_SCHEDULER_ENDPOINT") or None,
             shards=_shards(env),
+            api_auth=_choice(env, "SLOTWORK_API_AUTH", API_AUTH_MODES),
+            api_writers=_emails(env, "SLOTWORK_API_WRITERS"),
+            trust_iap=_flag(env, "SLOTWORK_TRUST_IAP"),
+            database=_database(env, "SLOTWORK_DATABASE"),
+            ttl_sweeper_collections=_collections(env, "SLOTWORK_TTL_SWEEPER_COLLECTIONS"),
         )

@@ -221,13 +221,13 @@ class ItemContext:
         return self._remaining()
 
     def add_stat(self, name: str, value: float = 1) -> None:
-        check_map_key(name, "stat")
+        name = check_map_key(name, "stat")
         amount = stat_value(name, value)
         add_bounded(self.stats, name, amount, MAX_ITEM_STATS, self.dropped_stats)
         self.run_stats[f"work.{name}"] = self.run_stats.get(f"work.{name}", 0.0) + amount
 
     def add_run_stat(self, name: str, value: float = 1) -> None:
-        check_map_key(name, "stat")
+        name = check_map_key(name, "stat")
         amount = stat_value(name, value)
         self.run_stats[name] = self.run_stats.get(name, 0.0) + amount
 

@@ -148,7 +148,7 @@ class Process:
     quarantine_after: int = DEFAULT_QUARANTINE_AFTER
 
     def __post_init__(self) -> None:
-        validate_name(self.name, "process name")
+        object.__setattr__(self, "name", validate_name(self.name, "process name"))
         if self.frequency <= timedelta(0):
             raise ValueError(f"process {self.name!r}: frequency must be positive")
         if not isinstance(self.worker, Worker):

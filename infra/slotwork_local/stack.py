@@ -181,6 +181,7 @@ def function_env(opts: Options, emulator_host: str, scheduler_endpoint: str) -> 
         "SLOTWORK_LEASE_SECONDS": f"{opts.lease_seconds:g}",
         "SLOTWORK_SCHEDULER_PARENT": f"projects/{opts.project}/locations/{LOCATION}",
         "SLOTWORK_SCHEDULER_ENDPOINT": scheduler_endpoint,
+        "SLOTWORK_TTL_SWEEPER_COLLECTIONS": ",".join(d.name for d in DEMO_COLLECTIONS),
     }
 
 

@@ -1,17 +1,15 @@
 """The HTTPS API (the ``api`` function): DESIGN.md's route table over ``slotwork.App``.
 
-``handle(app, request)`` answers one Flask request: it routes method and path
-(``routes``), reads and checks the body (``codec``), calls the operation's
-handler (``handlers``), and turns any error into the Google API error body
-(``errors``), logging one structured line per request.
-
-Authentication is IAM at the function's edge; the caller identity header
-Google adds is only logged, never trusted for anything else.
+``handle(app, request, policy)`` answers one Flask request: it finds the
+caller the platform verified and applies the deployment's rule (``auth``),
+routes method and path (``routes``), reads and checks the body (``codec``),
+calls the operation's handler (``handlers``), and turns any error into the
+Google API error body (``errors``), logging one structured line per request
+with the verified caller (never one a header merely claims).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import logging
@@ -21,19 +19,19 @@ from typing import Any
 import flask
 
 from slotwork.api import codec, openapi, paths, routes
+from slotwork.api.auth import Caller, Policy
 from slotwork.api.errors import MethodNotAllowed, RouteNotFound, answer_for
 from slotwork.api.handlers import Call
 from slotwork.app import App
 from slotwork.errors import InvalidArgument
 from slotwork.logs import event
 
-# Set by IAP in front of a function; only ever logged.
-CALLER_HEADER = "X-Goog-Authenticated-User-Email"
+OPEN = Policy()  # no rule of its own: IAM at the edge decides (SLOTWORK_API_AUTH=none)
 
 
 @functools.lru_cache(maxsize=8)
-def _document(processes: tuple[str, ...]) -> dict[str, Any]:
-    return openapi.document(processes)
+def _document(processes: tuple[str, ...], base: str) -> dict[str, Any]:
+    return openapi.document(processes, base)
 
 
 def _query(request: flask.Request, route: routes.Route) -> dict[str, str]:
@@ -50,26 +48,6 @@ def _query(request: flask.Request, route: routes.Route) -> dict[str, str]:
     return values
 
 
-def _caller(request: flask.Request) -> str | None:
-    """Who called, for the log line only: IAM already decided at the edge, and
-    nothing here grants or refuses anything by it."""
-    value = request.headers.get(CALLER_HEADER)
-    if value:
-        return value[:200]
-    # Cloud Run passes the verified ID token on with its signature removed: its
-    # email claim names the caller.
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or token.count(".") != 2:
-        return None
-    payload = token.split(".")[1]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return None
-    email = claims.get("email") if isinstance(claims, dict) else None
-    return email[:200] if isinstance(email, str) else None
-
-
 def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> flask.Response:
     response = flask.Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
@@ -81,7 +59,10 @@ def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -
     return response
 
 
-def _dispatch(app: App, request: flask.Request, log: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _dispatch(
+    app: App, request: flask.Request, log: dict[str, Any], policy: Policy, caller: Caller | None
+) -> tuple[int, dict[str, Any]]:
+    policy.authenticate(caller)
     method = "GET" if request.method == "HEAD" else request.method
     segments = paths.segments(request)
     match, allowed = routes.resolve(method, segments)
@@ -92,30 +73,35 @@ def _dispatch(app: App, request: flask.Request, log: dict[str, Any]) -> tuple[in
     route = match.route
     log["operation"] = route.operation_id
     log.update({k: v for k, v in match.path.items() if k in ("process", "item")})
+    # Before the body is read: a refused write has written (and parsed) nothing.
+    policy.authorize(caller, route.operation_id, route.writes)
     body: dict[str, Any] = {}
     if route.request is not None:
         body = codec.parse_json_object(request, codec.read_body(request, route.body_limit))
+    base = request.script_root
     call = Call(
         app,
         match.path,
         _query(request, route),
         body,
-        document=lambda: _document(tuple(sorted(app.processes))),
+        document=lambda: _document(tuple(sorted(app.processes)), base),
+        base=base,
     )
     reply = route.handler(call)
     return reply.status, reply.body
 
 
-def handle(app: App, request: flask.Request) -> flask.Response:
-    """Answer one API request (the ``api`` function's body)."""
+def handle(app: App, request: flask.Request, policy: Policy = OPEN) -> flask.Response:
+    """Answer one API request (the ``api`` function's body) under ``policy``."""
     started = time.monotonic()
     log: dict[str, Any] = {"method": request.method, "path": request.path[:500]}
-    caller = _caller(request)
-    if caller:
-        log["caller"] = caller
     headers: dict[str, str] = {}
     try:
-        status, body = _dispatch(app, request, log)
+        caller = policy.caller(request.headers)
+        if caller is not None:
+            log["caller"] = caller.email
+            log["caller_via"] = caller.via
+        status, body = _dispatch(app, request, log, policy, caller)
     except Exception as err:  # every error becomes a JSON answer; unexpected ones a 500
         answer = answer_for(err, log)
         status, body, headers = answer.status, answer.body, answer.headers
@@ -138,4 +124,4 @@ def handle(app: App, request: flask.Request) -> flask.Response:
     return _json_response(status, body, headers)
 
 
-__all__ = ["handle"]
+__all__ = ["OPEN", "Policy", "handle"]

@@ -1,7 +1,8 @@
 """JSON in and out, in the proto3 JSON mapping.
 
 Responses are ``MessageToDict`` of the schema's messages: lowerCamelCase
-names, int64 as strings, Timestamps as RFC 3339, Durations as ``"3600s"``.
+names, int64 as strings, Timestamps as RFC 3339, Durations as ``"3600s"``,
+and a double that holds a whole number as a JSON integer (stats are counts).
 Requests are parsed explicitly (there is no request message in the schema)
 and accept both lowerCamelCase and snake_case field names, as the proto3
 JSON parsers do; unknown fields, duplicate keys, NaN and lone surrogates are
@@ -11,7 +12,6 @@ refused with a 400.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -23,19 +23,37 @@ from google.protobuf.message import Message
 
 from slotwork.api.errors import FieldViolation, PayloadTooLarge, UnsupportedMediaType
 from slotwork.errors import InvalidArgument
+from slotwork.params import parse_decimal
 
 JSON_TYPES = ("application/json",)
-_DECIMAL = re.compile(r"-?[0-9]{1,19}")
 
 
 def to_json(message: Message) -> dict[str, Any]:
     """``message`` in the proto3 JSON mapping, with scalar defaults shown
     (``paused: false`` says more than a missing field)."""
-    return MessageToDict(
+    data = MessageToDict(
         message,
         preserving_proto_field_name=False,
         always_print_fields_with_no_presence=True,
     )
+    return {key: whole_numbers(value) for key, value in data.items()}
+
+
+def whole_numbers(value: Any) -> Any:
+    """``value`` with every integral float made an int, at any depth.
+
+    Stats are ``map<string, double>`` (a stat may be fractional), so
+    ``MessageToDict`` writes a count of items as ``1150.0``; JSON has one number
+    type, and ``1150`` is the same number, written as people and typed clients
+    expect a count. NaN and infinities are strings in proto3 JSON already.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
 
 
 def snake_case(camel: str) -> str:
@@ -140,8 +158,8 @@ def duration(value: object, field: str, maximum: timedelta) -> timedelta:
 
 def integer(value: object, field: str, low: int, high: int) -> int:
     """An integer (a JSON number or, as proto3 JSON allows, a decimal string) in range."""
-    if isinstance(value, str) and _DECIMAL.fullmatch(value):
-        value = int(value)
+    if isinstance(value, str):
+        value = parse_decimal(value, field)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgument(f"{field} must be an integer")
     if not low <= value <= high:

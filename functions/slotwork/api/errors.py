@@ -3,7 +3,8 @@
 slotwork's own exceptions carry their HTTP status and google.rpc code on the
 class (``slotwork.errors``: InvalidArgument 400 INVALID_ARGUMENT, NotFound 404
 NOT_FOUND, Conflict 409 ABORTED, StoreUnavailable 503 UNAVAILABLE, ...); this
-module adds the errors only HTTP has (405, 413, 415) and turns any exception
+module adds the errors only the API has (401, 403, 405, 413, 415, and the
+400 FAILED_PRECONDITION of an operation the deployment cannot do) and turns any exception
 into the Google API error body ``{"error": {"code", "status", "message"}}``.
 Anything unexpected becomes 500 INTERNAL with a generic message: the
 traceback is logged, never echoed.
@@ -32,6 +33,27 @@ class FieldViolation(InvalidArgument):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.description = message
+
+
+class Unauthenticated(SlotworkError):
+    """No verified caller where the deployment needs one (HTTP 401)."""
+
+    http_status = 401
+    rpc_status = "UNAUTHENTICATED"
+
+
+class PermissionDenied(SlotworkError):
+    """A verified caller without the right the operation needs (HTTP 403)."""
+
+    http_status = 403
+    rpc_status = "PERMISSION_DENIED"
+
+
+class FailedPrecondition(SlotworkError):
+    """The request is well formed, but this deployment cannot do it as set up (HTTP 400)."""
+
+    http_status = 400
+    rpc_status = "FAILED_PRECONDITION"
 
 
 class MethodNotAllowed(SlotworkError):
@@ -94,6 +116,8 @@ def answer_for(err: BaseException, log_fields: dict[str, Any]) -> ErrorAnswer:
             ]
         if isinstance(err, MethodNotAllowed):
             headers["Allow"] = ", ".join(err.allowed)
+        if isinstance(err, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: a 401 names its scheme
         if isinstance(err, PayloadTooLarge | UnsupportedMediaType):
             # Close rather than drain a body we refused to read.
             headers["Connection"] = "close"

@@ -1,7 +1,8 @@
 """One function per operation: parse what the route received, call ``App``, answer.
 
 Every handler validates its whole input before the one ``App`` call that
-writes, so a refused request has written nothing.
+writes, so a refused request has written nothing. Item names are taken in
+their normalised form (``validate_name``) before they reach ``App``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 
 from slotwork.api import limits
 from slotwork.api.codec import duration, fields_of, integer, to_json
-from slotwork.api.errors import FieldViolation
+from slotwork.api.errors import FailedPrecondition, FieldViolation
 from slotwork.app import App
 from slotwork.errors import InvalidArgument
 from slotwork.params import to_params, validate_name
-from slotwork.schema import Params
+from slotwork.schema import Params, WorkResponse
+from slotwork.triggers import NoTrigger
 
 CATCH_UP_POLICIES = {"SKIP": "skip", "RUN_LATE": "run_late"}
 
@@ -32,6 +34,8 @@ class Call:
     body: Mapping[str, Any]
     # The OpenAPI document, built lazily by the caller (only /openapi.json needs it).
     document: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    # Where the API is mounted ("" at the root), for the links GET / answers.
+    base: str = ""
 
     @property
     def process(self) -> str:
@@ -39,7 +43,8 @@ class Call:
 
     @property
     def item(self) -> str:
-        return self.path["item"]
+        """The item name of the path, normalised as stored (InvalidArgument if it cannot be)."""
+        return validate_name(self.path["item"], "item name")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,10 @@ def _page_size(call: Call, default: int) -> int:
     if raw is None or raw == "":
         return default
     return integer(raw, "pageSize", 1, limits.MAX_PAGE_SIZE)
+
+
+def _work(call: Call, work: WorkResponse) -> dict[str, Any]:
+    return to_json(work)
 
 
 def _optional_params(value: object, where: str) -> Params:
@@ -147,6 +156,12 @@ def run_now(call: Call) -> Reply:
     """POST /processes/{process}:run"""
     call.app.definition(call.process)
     fields_of(call.body, ())
+    if isinstance(call.app.trigger, NoTrigger):
+        raise FailedPrecondition(
+            "no scheduler is configured for this deployment (SLOTWORK_SCHEDULER_PARENT is "
+            "unset), so a tick cannot be asked for now; the process runs at its next "
+            "scheduled tick"
+        )
     call.app.run_now(call.process)
     return Reply(202, {"process": call.process, "requested": True})
 
@@ -161,18 +176,18 @@ def list_work(call: Call) -> Reply:
         state=call.query.get("state") or None,
     )
     return Reply(
-        200, {"items": [to_json(w) for w in page.items], "nextPageToken": page.next_page_token}
+        200, {"items": [_work(call, w) for w in page.items], "nextPageToken": page.next_page_token}
     )
 
 
 def register_work(call: Call) -> Reply:
     """PUT /processes/{process}/work/{item}"""
     call.app.definition(call.process)
-    validate_name(call.item, "item name")
+    item = call.item
     params = _optional_params(fields_of(call.body, ("params",)).get("params"), "params")
-    registration = call.app.register(call.process, call.item, params)
-    work = call.app.get_work(call.process, call.item)
-    return Reply(201 if registration.created else 200, to_json(work))
+    registration = call.app.register(call.process, item, params)
+    work = call.app.get_work(call.process, item)
+    return Reply(201 if registration.created else 200, _work(call, work))
 
 
 def batch_register(call: Call) -> Reply:
@@ -213,13 +228,16 @@ def batch_register(call: Call) -> Reply:
 
 def get_work(call: Call) -> Reply:
     """GET /processes/{process}/work/{item}"""
-    return Reply(200, to_json(call.app.get_work(call.process, call.item)))
+    call.app.definition(call.process)
+    return Reply(200, _work(call, call.app.get_work(call.process, call.item)))
 
 
 def unregister_work(call: Call) -> Reply:
     """DELETE /processes/{process}/work/{item}"""
-    call.app.unregister(call.process, call.item)
-    return Reply(202, to_json(call.app.get_work(call.process, call.item)))
+    call.app.definition(call.process)
+    item = call.item
+    call.app.unregister(call.process, item)
+    return Reply(202, _work(call, call.app.get_work(call.process, item)))
 
 
 # -- runs and the document ----------------------------------------------------------------
@@ -237,3 +255,15 @@ def list_runs(call: Call) -> Reply:
 def openapi(call: Call) -> Reply:
     """GET /openapi.json"""
     return Reply(200, call.document())
+
+
+def index(call: Call) -> Reply:
+    """GET /"""
+    return Reply(
+        200,
+        {
+            "title": "slotwork API",
+            "openapi": f"{call.base}/openapi.json",
+            "processes": f"{call.base}/processes",
+        },
+    )

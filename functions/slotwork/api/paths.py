@@ -5,7 +5,8 @@ named ``a%2Fb`` would arrive as two segments. The raw request URI (gunicorn's
 ``RAW_URI``, werkzeug's ``REQUEST_URI``) keeps the encoding: it is split on
 ``/`` first and each segment is decoded afterwards, exactly once, so ``%2F``
 inside a name stays in that name (where name validation refuses it) and
-``%2525`` is the name ``%25``.
+``%2525`` is the name ``%25``. ``work_uri`` writes the other way: each name
+percent-encoded as one segment, so that decoding it once gives the name back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 import flask
 
 from slotwork.errors import InvalidArgument
+from slotwork.uris import encode_segment, work_uri
+
+__all__ = ["decode_segment", "encode_segment", "raw_path", "segments", "work_uri"]
 
 
 def _wsgi_bytes(text: str) -> bytes:

@@ -4,6 +4,9 @@ so they cannot drift apart.
 
 Templates follow Google's custom-method style: a segment may end in
 ``:verb`` (``/processes/{process}:pause``, ``/processes/{process}/work:batchRegister``).
+
+``writes`` marks the routes that change state: with ``SLOTWORK_API_AUTH=verified``
+only the deployment's writers may call them (``slotwork.api.auth``).
 """
 
 from __future__ import annotations
@@ -68,10 +71,16 @@ class Route:
     body_limit: int = limits.MAX_BODY_BYTES
     errors: tuple[int, ...] = (400, 404, 500, 503)
     also: tuple[int, ...] = ()  # other success statuses, with the same body
+    writes: bool = False  # changes state: only writers may call it (slotwork.api.auth)
 
     @property
     def successes(self) -> tuple[int, ...]:
         return (self.success, *self.also)
+
+    @property
+    def error_statuses(self) -> tuple[int, ...]:
+        """``errors`` and what the authorization rule may answer: 401, and 403 on writes."""
+        return tuple(sorted({*self.errors, 401, *((403,) if self.writes else ())}))
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -113,6 +122,16 @@ WRITE_ERRORS = (400, 404, 409, 413, 415, 500, 503)
 ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
+        "/",
+        handlers.index,
+        "getIndex",
+        "Where this API's document is: {title, openapi, processes}.",
+        200,
+        "ApiIndex",
+        errors=(400, 500),
+    ),
+    Route(
+        "GET",
         "/processes",
         handlers.list_processes,
         "listProcesses",
@@ -142,6 +161,7 @@ ROUTES: tuple[Route, ...] = (
         "Process",
         request="UpdateProcessRequest",
         errors=WRITE_ERRORS,
+        writes=True,
     ),
     Route(
         "POST",
@@ -153,6 +173,7 @@ ROUTES: tuple[Route, ...] = (
         "Process",
         request="PauseRequest",
         errors=WRITE_ERRORS,
+        writes=True,
     ),
     Route(
         "POST",
@@ -164,6 +185,7 @@ ROUTES: tuple[Route, ...] = (
         "Process",
         request="EmptyRequest",
         errors=WRITE_ERRORS,
+        writes=True,
     ),
     Route(
         "POST",
@@ -175,6 +197,7 @@ ROUTES: tuple[Route, ...] = (
         "RunNowResponse",
         request="EmptyRequest",
         errors=WRITE_ERRORS,
+        writes=True,
     ),
     Route(
         "GET",
@@ -202,6 +225,7 @@ ROUTES: tuple[Route, ...] = (
         request="BatchRegisterRequest",
         body_limit=limits.MAX_BATCH_BODY_BYTES,
         errors=WRITE_ERRORS,
+        writes=True,
     ),
     Route(
         "PUT",
@@ -214,6 +238,7 @@ ROUTES: tuple[Route, ...] = (
         request="RegisterWorkRequest",
         errors=WRITE_ERRORS,
         also=(200,),
+        writes=True,
     ),
     Route(
         "GET",
@@ -233,6 +258,7 @@ ROUTES: tuple[Route, ...] = (
         202,
         "WorkResponse",
         errors=(400, 404, 409, 500, 503),
+        writes=True,
     ),
     Route(
         "GET",

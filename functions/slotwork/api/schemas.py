@@ -2,8 +2,10 @@
 
 Response schemas are derived from the proto descriptors (the same messages
 ``MessageToDict`` writes), so a field added to ``slotwork.proto`` appears in
-the document without an edit here. Request schemas are written out: they
-accept both spellings of each field, as the parser does.
+the document without an edit here. Request schemas are written out, each
+field once in lowerCamelCase: the parser also reads snake_case, and the
+schema's description says so (declaring both spellings made client
+generators emit every model twice, and skip the routes that used them).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 
 from slotwork.api import limits
-from slotwork.api.codec import snake_case
 from slotwork.params import (
     MAX_PARAM_KEY_BYTES,
     MAX_PARAMS_BYTES,
@@ -47,9 +48,11 @@ DURATION: Schema = {
 }
 # proto3 JSON writes int64 as a decimal string (JavaScript numbers lose digits past 2^53).
 INT64_OUT: Schema = {"type": "string", "pattern": r"^-?[0-9]{1,19}$", "format": "int64"}
+# The range is the format's, not minimum/maximum: generators read those as doubles
+# (9.223372036854776e+18, a bound past int64) and the format already says it.
 INT64_IN: Schema = {
     "oneOf": [
-        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+        {"type": "integer", "format": "int64"},
         {"type": "string", "pattern": r"^-?[0-9]{1,19}$"},
     ]
 }
@@ -111,20 +114,17 @@ def message_schema(descriptor: Any, components: dict[str, Schema]) -> Schema:
     return ref(name)
 
 
-def _both_spellings(properties: dict[str, Schema]) -> dict[str, Schema]:
-    result: dict[str, Schema] = {}
-    for name, schema in properties.items():
-        result[name] = schema
-        if snake_case(name) != name:
-            result[snake_case(name)] = schema
-    return result
+SPELLING = (
+    "Fields are lowerCamelCase; the server also reads each one spelt snake_case "
+    "(as proto3 JSON parsers do), but not both spellings in one object."
+)
 
 
 def _request(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
     schema: Schema = {
         "type": "object",
-        "description": "Field names may be lowerCamelCase or snake_case.",
-        "properties": _both_spellings(properties),
+        "description": SPELLING,
+        "properties": properties,
         "additionalProperties": False,
     }
     if required:
@@ -227,6 +227,13 @@ def components() -> dict[str, Schema]:
             ),
             "RunNowResponse": _response(
                 {"process": {"type": "string"}, "requested": {"type": "boolean"}}
+            ),
+            "ApiIndex": _response(
+                {
+                    "title": {"type": "string"},
+                    "openapi": {"type": "string", "description": "The OpenAPI document's path."},
+                    "processes": {"type": "string", "description": "The process list's path."},
+                }
             ),
             "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
             "Error": _error(),
