@@ -1,7 +1,11 @@
 """The Terraform deployment (terraform/) agrees with the code (functions/).
 
+The module (terraform/modules/slotwork) is checked against the code: entry
+points, environment, job names, indexes, IAM, deadlines. The repository's own
+root (terraform/) and the examples are checked as callers of the module.
 Offline: the HCL is parsed with python-hcl2, nothing talks to a provider or
-to Firestore. `terraform fmt -check` and checkov run separately in CI.
+to Firestore. `terraform fmt -check` and checkov run separately in CI;
+tests/test_terraform_schema.py checks every block against the provider schema.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from slotwork.indexes import COMPOSITE_INDEXES
 
 REPO = Path(__file__).resolve().parents[1]
 TF_DIR = REPO / "terraform"
+MODULE_DIR = TF_DIR / "modules" / "slotwork"
+EXAMPLE_DIRS = (TF_DIR / "examples" / "minimal", TF_DIR / "examples" / "full")
+# Every configuration that calls the module: the repository's root and the examples.
+CALLER_DIRS = (TF_DIR, *EXAMPLE_DIRS)
 FUNCTIONS_DIR = REPO / "functions"
 PROCESSES_FILE = TF_DIR / "processes.auto.tfvars.json"
 
@@ -104,17 +112,27 @@ def block(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @cache
-def _files() -> dict[str, dict[str, Any]]:
+def _files(directory: Path = MODULE_DIR) -> dict[str, dict[str, Any]]:
+    """The parsed .tf files of one configuration (the module by default), by file name."""
     parsed = {}
-    for path in sorted(TF_DIR.glob("*.tf")):
+    for path in sorted(directory.glob("*.tf")):
         with path.open() as fh:
             parsed[path.name] = _clean(hcl_load(fh))
-    assert parsed, f"no .tf files in {TF_DIR}"
+    assert parsed, f"no .tf files in {directory}"
     return parsed
 
 
-def _top(kind: str) -> Iterator[dict[str, Any]]:
-    for doc in _files().values():
+def _all_files() -> dict[str, dict[str, Any]]:
+    """Every parsed .tf file of the module and its callers, by path below terraform/."""
+    return {
+        f"{directory.relative_to(TF_DIR)}/{name}": doc
+        for directory in (MODULE_DIR, *CALLER_DIRS)
+        for name, doc in _files(directory).items()
+    }
+
+
+def _top(kind: str, directory: Path = MODULE_DIR) -> Iterator[dict[str, Any]]:
+    for doc in _files(directory).values():
         yield from doc.get(kind, [])
 
 
@@ -138,13 +156,21 @@ def resource(rtype: str, name: str) -> dict[str, Any]:
 
 
 @cache
-def variables() -> dict[str, dict[str, Any]]:
-    return {name: body for entry in _top("variable") for name, body in entry.items()}
+def variables(directory: Path = MODULE_DIR) -> dict[str, dict[str, Any]]:
+    return {name: body for entry in _top("variable", directory) for name, body in entry.items()}
 
 
 @cache
-def outputs() -> dict[str, dict[str, Any]]:
-    return {name: body for entry in _top("output") for name, body in entry.items()}
+def outputs(directory: Path = MODULE_DIR) -> dict[str, dict[str, Any]]:
+    return {name: body for entry in _top("output", directory) for name, body in entry.items()}
+
+
+@cache
+def module_call(directory: Path) -> dict[str, Any]:
+    """The arguments of the one `module "slotwork"` block of a caller."""
+    calls = [entry["slotwork"] for entry in _top("module", directory) if "slotwork" in entry]
+    assert len(calls) == 1, f'{directory}: expected one module "slotwork" block'
+    return {name: attr(calls[0], name) for name in calls[0]}
 
 
 @cache
@@ -269,7 +295,7 @@ def test_env_values_are_wired_to_the_inputs() -> None:
             "environment_variables",
         )
     )
-    assert env["SLOTWORK_PROCESSES"] == "processes"
+    assert env["SLOTWORK_PROCESSES"] == "${var.processes_module}"
     assert env["GOOGLE_CLOUD_PROJECT"] == "${var.project_id}"
     assert env["SLOTWORK_COLLECTION"] == "${var.collection}"
     assert "var.run_function.engine_deadline_seconds" in env["SLOTWORK_DEADLINE_SECONDS"]
@@ -294,7 +320,7 @@ def test_functions_run_as_the_runtime_service_account_with_the_hashed_source() -
         "the zip is named after its hash"
     )
     archive = _top_data("archive_file", "functions")
-    assert attr(archive, "source_dir").endswith("/../functions")
+    assert attr(archive, "source_dir") == "${var.source_dir}"
     for name in FUNCTIONS:
         body = resource("google_cloudfunctions2_function", name)
         storage = block(block(block(body, "build_config"), "source"), "storage_source")
@@ -457,7 +483,7 @@ def test_no_public_member_anywhere() -> None:
         member = attr(body, "member")
         assert member not in PUBLIC_MEMBERS, f"{rtype}.{name} grants {member}"
     # Outside the validation that rejects them, no .tf or tfvars file names a public member.
-    for doc_name, doc in _files().items():
+    for doc_name, doc in _all_files().items():
         for kind, entries in doc.items():
             for entry in entries:
                 if kind == "variable":
@@ -467,7 +493,7 @@ def test_no_public_member_anywhere() -> None:
                     }
                 for text in _strings(entry):
                     assert not any(m in text for m in PUBLIC_MEMBERS), f"{doc_name}: {text}"
-    for path in TF_DIR.glob("*.tfvars*"):
+    for path in TF_DIR.rglob("*.tfvars*"):
         assert not any(m in path.read_text() for m in PUBLIC_MEMBERS), path.name
     assert variable_default("api_members") == []
     rejecting = " ".join(
@@ -567,3 +593,112 @@ def test_outputs_give_urls_service_accounts_and_job_names() -> None:
     assert required <= set(outputs()), f"missing outputs: {sorted(required - set(outputs()))}"
     for name, body in outputs().items():
         assert str(attr(body, "description", "")).strip(), f"output {name} has no description"
+
+
+# ---------------------------------------------------------------------------
+# Callers of the module: the repository's root and the examples
+# ---------------------------------------------------------------------------
+
+MODULE_META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
+# What the repository's root sets itself instead of taking it as an input.
+ROOT_FIXED_INPUTS = {"source_dir", "processes_module"}
+
+
+def _caller_id(directory: Path) -> str:
+    return str(directory.relative_to(TF_DIR)) if directory != TF_DIR else "root"
+
+
+@pytest.mark.parametrize("directory", CALLER_DIRS, ids=_caller_id)
+def test_callers_pass_only_inputs_the_module_declares_and_every_required_one(
+    directory: Path,
+) -> None:
+    call = module_call(directory)
+    assert (directory / call["source"]).resolve() == MODULE_DIR
+    inputs = set(call) - MODULE_META_ARGUMENTS
+    assert inputs <= set(variables()), f"not module inputs: {sorted(inputs - set(variables()))}"
+    required = {name for name, body in variables().items() if "default" not in body}
+    assert required <= inputs, f"required inputs not set: {sorted(required - inputs)}"
+
+
+@pytest.mark.parametrize("directory", CALLER_DIRS, ids=_caller_id)
+def test_callers_deploy_this_repositorys_function_source(directory: Path) -> None:
+    source_dir = module_call(directory)["source_dir"]
+    assert source_dir.startswith("${path.module}/"), "relative to the caller, not the working dir"
+    assert (directory / source_dir.removeprefix("${path.module}/")).resolve() == FUNCTIONS_DIR
+    processes_module = module_call(directory).get("processes_module", "processes")
+    assert (FUNCTIONS_DIR / f"{processes_module.replace('.', '/')}.py").is_file()
+
+
+@pytest.mark.parametrize("directory", CALLER_DIRS, ids=_caller_id)
+def test_callers_read_only_outputs_the_module_declares(directory: Path) -> None:
+    read = {
+        m
+        for doc in _files(directory).values()
+        for kind, entries in doc.items()
+        if kind != "moved"  # addresses of resources in the module, not outputs
+        for text in _strings(entries)
+        for m in re.findall(r"module\.slotwork\.(\w+)", text)
+    }
+    assert read, "reads at least one output"
+    assert read <= set(outputs()), f"not module outputs: {sorted(read - set(outputs()))}"
+
+
+def test_the_full_example_sets_every_input() -> None:
+    call = module_call(TF_DIR / "examples" / "full")
+    missing = set(variables()) - set(call)
+    assert not missing, f"examples/full leaves out: {sorted(missing)}"
+
+
+def test_the_minimal_example_sets_only_what_is_required_and_a_process() -> None:
+    call = module_call(TF_DIR / "examples" / "minimal")
+    required = {name for name, body in variables().items() if "default" not in body}
+    assert set(call) - MODULE_META_ARGUMENTS == required
+
+
+def test_the_root_hands_its_inputs_to_the_module_with_the_same_types() -> None:
+    root, module, call = variables(TF_DIR), variables(), module_call(TF_DIR)
+    assert set(module) - set(root) == ROOT_FIXED_INPUTS, "every other module input is a root input"
+    for name, body in root.items():
+        assert call[name] == f"${{var.{name}}}", f"var.{name} is handed over as is"
+        assert attr(body, "type") == attr(module[name], "type"), f"var.{name}: type differs"
+        assert str(attr(body, "description", "")).strip(), f"var.{name} has no description"
+        if "default" in module[name]:
+            assert attr(body, "default") is None, f"var.{name}: null means the module's default"
+            if attr(module[name], "default") is not None:
+                assert attr(module[name], "nullable", True) is False, (
+                    f"module var.{name} must not be nullable, or a null from the root would stick"
+                )
+        else:
+            assert "default" not in body, f"var.{name} is required in the module, so in the root"
+
+
+def test_the_root_outputs_every_module_output() -> None:
+    root = outputs(TF_DIR)
+    assert set(root) == set(outputs())
+    for name, body in root.items():
+        assert attr(body, "value") == f"${{module.slotwork.{name}}}"
+        assert str(attr(body, "description", "")).strip(), f"output {name} has no description"
+
+
+def test_moved_blocks_lead_from_the_old_root_layout_into_the_module() -> None:
+    moves = list(_top("moved", TF_DIR))
+    assert moves, "the state of deployments made before the module must carry over"
+    declared_at_root = {key for entry in _top("resource", TF_DIR) for key in entry}
+    for move in moves:
+        old = attr(move, "from").removeprefix("${").removesuffix("}")
+        new = attr(move, "to").removeprefix("${").removesuffix("}")
+        assert new.startswith("module.slotwork."), new
+        rtype, name = re.sub(r"\[.*\]$", "", new.removeprefix("module.slotwork.")).split(".")
+        assert (rtype, name) in resources(), f"moved to {new}, which the module does not declare"
+        assert old.split(".")[0] not in declared_at_root, f"{old} is still declared at the root"
+
+
+def test_every_configuration_asks_for_the_same_terraform_and_provider_versions() -> None:
+    settings = {
+        _caller_id(directory): list(_top("terraform", directory))
+        for directory in (MODULE_DIR, *CALLER_DIRS)
+    }
+    module = settings.pop(_caller_id(MODULE_DIR))
+    assert len(module) == 1 and module[0]["required_version"] == ">= 1.5"
+    for caller, blocks_ in settings.items():
+        assert blocks_ == module, f"{caller}: versions differ from the module's"
