@@ -5,14 +5,15 @@ terraform {
   # 1.5 is the oldest release this deployment is documented for.
   required_version = ">= 1.5"
 
+  # As the module (modules/slotwork/versions.tf says why).
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8"
+      version = "~> 6.50"
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.5, < 3"
+      version = "~> 2.7"
     }
   }
 }

@@ -4,11 +4,11 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8"
+      version = "~> 6.50"
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.5, < 3"
+      version = "~> 2.7"
     }
   }
 }

@@ -7,16 +7,18 @@ terraform {
   required_version = ">= 1.5"
 
   required_providers {
+    # Every block here is checked offline against these providers' schemas
+    # (terraform/provider-schema.json: google 6.50.0, archive 2.7.1, see
+    # tests/test_terraform_schema.py), so the constraints admit those releases
+    # and later ones of the same major version (which, by the providers'
+    # versioning policy, remove nothing).
     google = {
-      source = "hashicorp/google"
-      # build_config.service_account and the Firestore database arguments
-      # used here exist in 6.x and 7.x.
-      version = ">= 6.0, < 8"
+      source  = "hashicorp/google"
+      version = "~> 6.50"
     }
     archive = {
-      source = "hashicorp/archive"
-      # 2.5 added glob patterns to archive_file excludes.
-      version = ">= 2.5, < 3"
+      source  = "hashicorp/archive"
+      version = "~> 2.7"
     }
   }
 }
