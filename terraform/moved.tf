@@ -3,6 +3,9 @@
 # blocks move them into the module, so the first apply after upgrading keeps
 # them (the bucket, the database, the custom role) instead of replacing them.
 # Safe to delete once every deployment has applied this version.
+#
+# Not moved, because they are replaced anyway: the Scheduler jobs (renamed
+# from slotwork-<process> to slotwork-<process>-<shard>).
 
 moved {
   from = google_project_service.enabled
@@ -84,10 +87,6 @@ moved {
   to   = module.slotwork.google_cloud_run_service_iam_member.api_invoker
 }
 
-moved {
-  from = google_cloud_scheduler_job.tick
-  to   = module.slotwork.google_cloud_scheduler_job.tick
-}
 
 moved {
   from = google_firestore_database.default

@@ -36,7 +36,7 @@ output "build_service_account_email" {
 }
 
 output "scheduler_job_names" {
-  description = "Full resource name of each process's Cloud Scheduler job, keyed by process (gcloud scheduler jobs run <name> ticks it now)."
+  description = "Full resource names of each process's Cloud Scheduler jobs, keyed by process: a list in shard order, shard k at index k (gcloud scheduler jobs run <name> ticks that shard now)."
   value       = module.slotwork.scheduler_job_names
 }
 

@@ -34,6 +34,7 @@ variable "processes" {
     schedule                 = string
     time_zone                = optional(string, "Etc/UTC")
     attempt_deadline_seconds = optional(number, 540)
+    shards                   = optional(number, 1)
     retry = optional(object({
       retry_count                = optional(number, 3)
       min_backoff_seconds        = optional(number, 10)

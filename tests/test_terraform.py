@@ -27,6 +27,8 @@ from hcl2.api import loads as hcl_loads
 from slotwork.config import DEFAULT_LEASE_SECONDS, DEFAULT_MIN_FREQUENCY_SECONDS, ENV_VARS
 from slotwork.engine import EngineConfig
 from slotwork.indexes import COMPOSITE_INDEXES
+from slotwork_local.jobs import MAX_SHARDS, JobsFileError, load_jobs, parse_jobs
+from slotwork_local.jobs import job_id as local_job_id
 
 REPO = Path(__file__).resolve().parents[1]
 TF_DIR = REPO / "terraform"
@@ -42,6 +44,9 @@ JOB_ID_PREFIX = "slotwork-"
 # Only the local scheduler stand-in sets this; in the cloud it must stay unset.
 LOCAL_ONLY_ENV_VARS = {"SLOTWORK_SCHEDULER_ENDPOINT"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
+# Settings the deployment passes since issues 12 and 13 (the engine and API
+# read them); slotwork.config.ENV_VARS must list each.
+NEW_ENV_VARS = ("SLOTWORK_SHARDS",)
 HTTP_ATTEMPT_DEADLINE_LIMIT = 1800  # Cloud Scheduler: 30 min at most for HTTP targets
 
 
@@ -288,6 +293,11 @@ def test_function_sets_every_env_var_the_engine_reads(function: str) -> None:
     assert set(env) <= set(ENV_VARS), f"not read by the engine: {sorted(set(env) - set(ENV_VARS))}"
 
 
+def test_the_new_settings_are_engine_configuration() -> None:
+    missing = [name for name in NEW_ENV_VARS if name not in ENV_VARS]
+    assert not missing, f"not in slotwork.config.ENV_VARS: {missing}"
+
+
 def test_env_values_are_wired_to_the_inputs() -> None:
     env = resolve(
         attr(
@@ -307,6 +317,8 @@ def test_env_values_are_wired_to_the_inputs() -> None:
         resolve(env["SLOTWORK_SCHEDULER_PARENT"])
         == "projects/${var.project_id}/locations/${var.region}"
     )
+    shards = re.sub(r"\s", "", env["SLOTWORK_SHARDS"])
+    assert shards == "${jsonencode({forname,pinvar.processes:name=>p.shards})}", shards
     api_env = attr(
         block(resource("google_cloudfunctions2_function", "api"), "service_config"),
         "environment_variables",
@@ -364,7 +376,29 @@ def test_processes_file_has_the_shape_the_local_scheduler_reads() -> None:
         assert len(spec["schedule"].split()) == 5, f"{name}: unix-cron has five fields"
         assert isinstance(spec["time_zone"], str) and spec["time_zone"]
         assert isinstance(spec["attempt_deadline_seconds"], int)
+        assert isinstance(spec["shards"], int) and 1 <= spec["shards"] <= MAX_SHARDS, name
         assert set(spec["retry"]) == retry_keys, name
+
+
+def test_the_local_scheduler_reads_each_process_shard_count() -> None:
+    specs = load_jobs(PROCESSES_FILE)
+    assert {name: spec.shards for name, spec in specs.items()} == {
+        name: entry["shards"] for name, entry in processes_file().items()
+    }
+    entry = {**processes_file()["ttl-sweeper"]}
+    del entry["shards"]
+    assert parse_jobs({"processes": {"p": entry}})["p"].shards == 1, "shards defaults to 1"
+    assert parse_jobs({"processes": {"p": {**entry, "shards": 3}}})["p"].shards == 3
+    for bad in (0, MAX_SHARDS + 1, 1.5, "2", True):
+        with pytest.raises(JobsFileError, match="shards"):
+            parse_jobs({"processes": {"p": {**entry, "shards": bad}}})
+
+
+def test_shards_are_validated_as_the_local_scheduler_does() -> None:
+    processes = variables()["processes"]
+    assert _optional_defaults(expr(attr(processes, "type")))["shards"] == 1
+    conditions = [attr(v, "condition").replace(" ", "") for v in blocks(processes, "validation")]
+    assert any(f"p.shards>=1&&p.shards<={MAX_SHARDS}" in c for c in conditions), conditions
 
 
 def test_every_process_in_the_code_has_a_scheduler_job() -> None:
@@ -376,17 +410,31 @@ def test_every_process_in_the_code_has_a_scheduler_job() -> None:
     )
 
 
-def test_one_job_per_process_named_as_the_engine_expects() -> None:
+def test_one_job_per_process_and_shard_named_slotwork_process_shard() -> None:
     job = resource("google_cloud_scheduler_job", "tick")
-    assert attr(job, "for_each") == "${var.processes}"
-    assert attr(job, "name") == "${local.job_ids[each.key]}"
+    assert attr(job, "for_each") == "${local.jobs}"
+    assert attr(job, "name") == "${each.key}", "local.jobs is keyed by job id"
     assert locals_()["job_id_prefix"] == "${local.name}-"
     assert locals_()["name"] + "-" == JOB_ID_PREFIX
-    job_ids = locals_()["job_ids"]
-    assert "var.processes" in job_ids and "${local.job_id_prefix}${process}" in job_ids
+    job_ids = re.sub(r"\s", "", locals_()["job_ids"])
+    # process => [ids of shards 0 .. shards-1]
+    assert "forprocess,pinvar.processes:process=>[forshardinrange(p.shards):" in job_ids
+    assert '"${local.job_id_prefix}${process}-${shard}"' in job_ids, job_ids
+    jobs_local = re.sub(r"\s", "", locals_()["jobs"])
+    assert "forprocess,idsinlocal.job_ids" in jobs_local and "forshard,idinids" in jobs_local
+    assert "{id=id,process=process,shard=shard}" in jobs_local and ":job.id=>job" in jobs_local
+    # The same scheme as the local scheduler's job_id and DESIGN.md: slotwork-<process>-<k>.
+    assert local_job_id("ttl-sweeper", 0) == JOB_ID_PREFIX + "ttl-sweeper-0"
+    assert local_job_id("ttl-sweeper", 3) == JOB_ID_PREFIX + "ttl-sweeper-3"
     triggers = importlib.import_module("slotwork.triggers")
-    assert triggers.job_id("ttl-sweeper") == JOB_ID_PREFIX + "ttl-sweeper"
+    assert triggers.JOB_PREFIX == JOB_ID_PREFIX, "the engine runs jobs under the same prefix"
     assert attr(job, "region") == "${var.region}", "jobs live under SLOTWORK_SCHEDULER_PARENT"
+
+
+def test_job_names_are_output_per_process_in_shard_order() -> None:
+    value = re.sub(r"\s", "", expr(attr(outputs()["scheduler_job_names"], "value")))
+    assert "forprocess,idsinlocal.job_ids:process=>[foridinids:" in value, value
+    assert "google_cloud_scheduler_job.tick[id].id" in value, value
 
 
 def test_job_posts_the_process_to_run_with_an_oidc_token() -> None:
@@ -396,10 +444,9 @@ def test_job_posts_the_process_to_run_with_an_oidc_token() -> None:
     assert attr(target, "uri") == run_url
     assert attr(target, "headers") == {"Content-Type": "application/json"}
     body = re.sub(r"[\s'\"]", "", attr(target, "body"))
-    each_key = r"(\$\{each\.key\}|each\.key)"
-    assert re.fullmatch(
-        rf"\$\{{base64encode\(jsonencode\(\{{process[:=]{each_key}\}}\)\)\}}", body
-    ), body
+    # {"process": P, "shard": k}: JSON, the shard a number (range() yields numbers)
+    fields = r"process[:=]each\.value\.process,shard[:=]each\.value\.shard"
+    assert re.fullmatch(rf"\$\{{base64encode\(jsonencode\(\{{{fields}\}}\)\)\}}", body), body
     oidc = block(target, "oidc_token")
     assert attr(oidc, "service_account_email") == "${google_service_account.scheduler.email}"
     assert attr(oidc, "audience") == run_url

@@ -18,15 +18,22 @@ JOBS_FILE = ROOT / "terraform" / "processes.auto.tfvars.json"
 JOB_PREFIX = "slotwork-"  # as slotwork.triggers.job_id and Terraform's local.job_ids
 # Cloud Scheduler's own limits on retry_config (values outside are refused at apply).
 MAX_RETRY_COUNT = 5
+MAX_SHARDS = 100  # as the validation of Terraform's var.processes
 
 
 class JobsFileError(ValueError):
     """The job definitions file is missing or malformed; the message names what and where."""
 
 
-def job_id(process: str) -> str:
-    """The job id of a process, as Terraform names it."""
-    return f"{JOB_PREFIX}{process}"
+def job_id(process: str, shard: int | None = None) -> str:
+    """The job id of one shard of a process, as Terraform names it: ``slotwork-<process>-<shard>``.
+
+    Without a shard, the unsharded id ``slotwork-<process>`` the local
+    scheduler and the engine still use for their one job per process.
+    """
+    if shard is None:
+        return f"{JOB_PREFIX}{process}"
+    return f"{JOB_PREFIX}{process}-{shard}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class JobSpec:
     time_zone: str
     attempt_deadline_seconds: float
     retry: RetryPolicy
+    shards: int = 1  # Terraform deploys one job per shard: job_id(process, k), k < shards
 
     @property
     def job_id(self) -> str:
@@ -97,6 +105,13 @@ def _number(entry: Mapping[str, Any], key: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise JobsFileError(f"{where}: {key} must be a number, got {value!r}")
     return float(value)
+
+
+def _shards(entry: Mapping[str, Any], where: str) -> int:
+    value = entry.get("shards", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SHARDS:
+        raise JobsFileError(f"{where}: shards must be an integer 1..{MAX_SHARDS}, got {value!r}")
+    return value
 
 
 def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict[str, JobSpec]:
@@ -129,6 +144,7 @@ def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict
                     retry, "max_retry_duration_seconds", f"{where}.retry"
                 ),
             ),
+            shards=_shards(entry, where),
         )
     return jobs
 

@@ -15,6 +15,7 @@ module "slotwork" {
       schedule                 = "*/10 * * * *"
       time_zone                = "Europe/Berlin"
       attempt_deadline_seconds = 600
+      shards                   = 4 # jobs slotwork-ttl-sweeper-0 .. -3
       retry = {
         retry_count                = 2
         min_backoff_seconds        = 30

@@ -7,7 +7,7 @@
 #   main.tf       names derived from the inputs; the zipped function source
 #   iam.tf        service accounts and every role they get
 #   functions.tf  the `run` and `api` Cloud Functions (2nd gen) and who may invoke them
-#   scheduler.tf  one Cloud Scheduler job per process, ticking `run`
+#   scheduler.tf  one Cloud Scheduler job per process and shard, ticking `run`
 #   firestore.tf  the database and the composite indexes of the code's queries
 #   outputs.tf    URLs, service accounts, job names
 
@@ -18,9 +18,21 @@ locals {
   name          = "slotwork"
   job_id_prefix = "${local.name}-"
 
-  # Scheduler job id of each process: RunJob on "<scheduler_parent>/jobs/<id>"
-  # is how a tick asks for its continuation and how the API's :run works.
-  job_ids          = { for process in keys(var.processes) : process => "${local.job_id_prefix}${process}" }
+  # The Cloud Scheduler jobs: one per shard k = 0 .. shards-1 of each process,
+  # id "slotwork-<process>-<k>" (an unsharded process has one, "-0"). RunJob on
+  # "<scheduler_parent>/jobs/<id>" is how a tick of a shard asks for its
+  # continuation and how the API's :run works.
+  job_ids = {
+    for process, p in var.processes :
+    process => [for shard in range(p.shards) : "${local.job_id_prefix}${process}-${shard}"]
+  }
+  jobs = {
+    for job in flatten([
+      for process, ids in local.job_ids : [
+        for shard, id in ids : merge(var.processes[process], { id = id, process = process, shard = shard })
+      ]
+    ]) : job.id => job
+  }
   scheduler_parent = "projects/${var.project_id}/locations/${var.region}"
 
   run_function_name = "${local.name}-run"
@@ -43,6 +55,7 @@ locals {
     SLOTWORK_CHECKPOINT_ITEMS      = tostring(var.checkpoint.items)
     SLOTWORK_CHECKPOINT_SECONDS    = tostring(var.checkpoint.seconds)
     SLOTWORK_SCHEDULER_PARENT      = local.scheduler_parent
+    SLOTWORK_SHARDS                = jsonencode({ for name, p in var.processes : name => p.shards })
   }
 }
 

@@ -37,8 +37,11 @@ output "build_service_account_email" {
 }
 
 output "scheduler_job_names" {
-  description = "Full resource name of each process's Cloud Scheduler job, keyed by process (gcloud scheduler jobs run <name> ticks it now)."
-  value       = { for process, job in google_cloud_scheduler_job.tick : process => job.id }
+  description = "Full resource names of each process's Cloud Scheduler jobs, keyed by process: a list in shard order, shard k at index k (gcloud scheduler jobs run <name> ticks that shard now)."
+  value = {
+    for process, ids in local.job_ids :
+    process => [for id in ids : google_cloud_scheduler_job.tick[id].id]
+  }
 }
 
 output "scheduler_parent" {

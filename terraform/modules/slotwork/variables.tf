@@ -74,9 +74,12 @@ variable "processes_module" {
 variable "processes" {
   description = <<-EOT
     The processes to tick, keyed by process name (each must be a process of
-    processes_module). One Cloud Scheduler job "slotwork-<name>" per entry.
+    processes_module). One Cloud Scheduler job "slotwork-<name>-<k>" per shard
+    k = 0 .. shards-1, all on the process's schedule.
     - schedule: unix-cron tick schedule. The tick schedule lives here; the slot
       frequency lives in Firestore and is changed through the API.
+    - shards: how many parallel leases a slot of the process has (1-100), each
+      ticked by its own job (SLOTWORK_SHARDS tells the functions).
     - time_zone: tz database name of the schedule.
     - attempt_deadline_seconds: how long Scheduler waits for one tick (15-1800);
       must exceed the engine deadline and not exceed the run function timeout.
@@ -87,6 +90,7 @@ variable "processes" {
     schedule                 = string
     time_zone                = optional(string, "Etc/UTC")
     attempt_deadline_seconds = optional(number, 540)
+    shards                   = optional(number, 1)
     retry = optional(object({
       retry_count                = optional(number, 3)
       min_backoff_seconds        = optional(number, 10)
@@ -102,7 +106,7 @@ variable "processes" {
   }
 
   validation {
-    # The job id "slotwork-<name>" allows [a-zA-Z0-9_-]; the name is also a Firestore document id.
+    # The job id "slotwork-<name>-<k>" allows [a-zA-Z0-9_-]; the name is also a Firestore document id.
     condition     = alltrue([for name in keys(var.processes) : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", name))])
     error_message = "Process names must be 1-100 letters, digits, '-' or '_', starting with a letter or digit."
   }
@@ -124,6 +128,11 @@ variable "processes" {
       p.attempt_deadline_seconds >= 15 && p.attempt_deadline_seconds <= 1800 && floor(p.attempt_deadline_seconds) == p.attempt_deadline_seconds
     ])
     error_message = "attempt_deadline_seconds must be a whole number from 15 to 1800 (the Cloud Scheduler limit for HTTP targets)."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.processes) : p.shards >= 1 && p.shards <= 100 && floor(p.shards) == p.shards])
+    error_message = "shards must be a whole number from 1 to 100."
   }
 
   validation {
