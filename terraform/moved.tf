@@ -5,16 +5,13 @@
 # Safe to delete once every deployment has applied this version.
 #
 # Not moved, because they are replaced anyway: the Scheduler jobs (renamed
-# from slotwork-<process> to slotwork-<process>-<shard>).
+# from slotwork-<process> to slotwork-<process>-<shard>) and the one runtime
+# account with its grants (now slotwork-run and slotwork-api). Not moved,
+# because it is gone: the build account's project-wide storage.objectViewer.
 
 moved {
   from = google_project_service.enabled
   to   = module.slotwork.google_project_service.enabled
-}
-
-moved {
-  from = google_service_account.runtime
-  to   = module.slotwork.google_service_account.runtime
 }
 
 moved {
@@ -28,23 +25,13 @@ moved {
 }
 
 moved {
-  from = google_project_iam_member.runtime_firestore
-  to   = module.slotwork.google_project_iam_member.runtime_firestore
+  from = google_project_iam_member.build["roles/logging.logWriter"]
+  to   = module.slotwork.google_project_iam_member.build_log_writer
 }
 
 moved {
   from = google_project_iam_custom_role.job_runner
   to   = module.slotwork.google_project_iam_custom_role.job_runner
-}
-
-moved {
-  from = google_project_iam_member.runtime_job_runner
-  to   = module.slotwork.google_project_iam_member.runtime_job_runner
-}
-
-moved {
-  from = google_project_iam_member.build
-  to   = module.slotwork.google_project_iam_member.build
 }
 
 moved {

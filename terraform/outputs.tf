@@ -20,9 +20,14 @@ output "api_function_name" {
   value       = module.slotwork.api_function_name
 }
 
-output "runtime_service_account_email" {
-  description = "Service account both functions run as (Firestore, RunJob on the slotwork jobs)."
-  value       = module.slotwork.runtime_service_account_email
+output "run_service_account_email" {
+  description = "Service account the run function runs as (Firestore, RunJob for continuations)."
+  value       = module.slotwork.run_service_account_email
+}
+
+output "api_service_account_email" {
+  description = "Service account the api function runs as (Firestore, RunJob for :run)."
+  value       = module.slotwork.api_service_account_email
 }
 
 output "scheduler_service_account_email" {

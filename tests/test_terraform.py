@@ -326,7 +326,7 @@ def test_env_values_are_wired_to_the_inputs() -> None:
     assert resolve(api_env) == env, "both functions read the same configuration"
 
 
-def test_functions_run_as_the_runtime_service_account_with_the_hashed_source() -> None:
+def test_each_function_runs_as_its_own_service_account_with_the_hashed_source() -> None:
     source_object = resource("google_storage_bucket_object", "source")
     assert "data.archive_file.functions.output_" in attr(source_object, "name"), (
         "the zip is named after its hash"
@@ -338,8 +338,12 @@ def test_functions_run_as_the_runtime_service_account_with_the_hashed_source() -
         storage = block(block(block(body, "build_config"), "source"), "storage_source")
         assert attr(storage, "object") == "${google_storage_bucket_object.source.name}"
         service = block(body, "service_config")
-        assert attr(service, "service_account_email") == "${google_service_account.runtime.email}"
+        assert attr(service, "service_account_email") == f"${{google_service_account.{name}.email}}"
         assert attr(service, "ingress_settings")
+    accounts = {
+        attr(body, "account_id") for body in resources_of("google_service_account").values()
+    }
+    assert accounts == {f"${{local.name}}-{n}" for n in ("run", "api", "scheduler", "build")}
 
 
 def _top_data(dtype: str, name: str) -> dict[str, Any]:
@@ -563,26 +567,69 @@ def test_run_is_invoked_only_by_the_scheduler_and_api_only_by_api_members() -> N
     assert not resources_of("google_cloudfunctions2_function_iam_member")
 
 
-def test_runtime_gets_only_datastore_user_and_job_run_at_project_level() -> None:
-    project_grants = resources_of("google_project_iam_member")
-    runtime_roles = {
-        attr(body, "role")
-        for body in project_grants.values()
-        if attr(body, "member") == "${google_service_account.runtime.member}"
+def _project_roles(member: str) -> set[str]:
+    """Roles granted at project level to ``member`` (a for_each over local.function_members
+    grants to each of its members)."""
+    function_members = locals_()["function_members"]
+    roles = set()
+    for body in resources_of("google_project_iam_member").values():
+        granted = attr(body, "member")
+        if granted == member or (
+            granted == "${each.value}"
+            and attr(body, "for_each", None) == "${local.function_members}"
+            and member in function_members.values()
+        ):
+            roles.add(attr(body, "role"))
+    return roles
+
+
+def test_each_function_account_gets_only_datastore_user_and_job_run_at_project_level() -> None:
+    assert locals_()["function_members"] == {
+        "run": "${google_service_account.run.member}",
+        "api": "${google_service_account.api.member}",
     }
-    assert runtime_roles == {
-        "roles/datastore.user",
-        "${google_project_iam_custom_role.job_runner.name}",
-    }
+    for function in FUNCTIONS:
+        assert _project_roles(f"${{google_service_account.{function}.member}}") == {
+            "roles/datastore.user",
+            "${google_project_iam_custom_role.job_runner.name}",
+        }, function
     role = resource("google_project_iam_custom_role", "job_runner")
     assert attr(role, "permissions") in (["cloudscheduler.jobs.run"], "cloudscheduler.jobs.run")
-    for body in project_grants.values():
-        assert attr(body, "member") != "${google_service_account.scheduler.member}", (
-            "the invoker has no project role"
-        )
+    assert not _project_roles("${google_service_account.scheduler.member}"), (
+        "the invoker has no project role"
+    )
+    for body in resources_of("google_project_iam_member").values():
         assert attr(body, "role") not in {"roles/owner", "roles/editor", "roles/viewer"}
     # No one is allowed to act as (impersonate) any of these accounts.
     assert not resources_of("google_service_account_iam_member")
+
+
+def test_the_build_account_reads_only_the_source_buckets() -> None:
+    build = "${google_service_account.build.member}"
+    assert _project_roles(build) == {"roles/logging.logWriter", "roles/storage.objectViewer"}
+    (viewer,) = [
+        body
+        for body in resources_of("google_project_iam_member").values()
+        if attr(body, "member") == build and attr(body, "role") == "roles/storage.objectViewer"
+    ]
+    # Project level, but only for the bucket Cloud Functions copies the source into.
+    expression = attr(block(viewer, "condition"), "expression")
+    bucket = "projects/_/buckets/${local.gcf_sources_bucket}"
+    assert expression == (
+        f'resource.name == "{bucket}" || resource.name.startsWith("{bucket}/")'
+    ), expression
+    assert locals_()["gcf_sources_bucket"] == (
+        "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+    )
+    (own,) = resources_of("google_storage_bucket_iam_member").values()
+    assert attr(own, "bucket") == "${google_storage_bucket.source.name}"
+    assert (attr(own, "role"), attr(own, "member")) == ("roles/storage.objectViewer", build)
+    writer = resource("google_artifact_registry_repository_iam_member", "build_writer")
+    assert attr(writer, "repository") == "${google_artifact_registry_repository.functions.name}"
+    assert (attr(writer, "role"), attr(writer, "member")) == (
+        "roles/artifactregistry.writer",
+        build,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -633,8 +680,10 @@ def test_outputs_give_urls_service_accounts_and_job_names() -> None:
     required = {
         "run_function_url",
         "api_function_url",
-        "runtime_service_account_email",
+        "run_service_account_email",
+        "api_service_account_email",
         "scheduler_service_account_email",
+        "build_service_account_email",
         "scheduler_job_names",
     }
     assert required <= set(outputs()), f"missing outputs: {sorted(required - set(outputs()))}"

@@ -1,5 +1,5 @@
 # The two HTTP Cloud Functions (2nd gen), built from the same source zip,
-# running as the runtime service account with the same engine environment.
+# each running as its own service account, with the same engine environment.
 # Neither is public: invoking a 2nd-gen function needs roles/run.invoker on
 # its Cloud Run service, granted below to named members only.
 
@@ -35,7 +35,7 @@ resource "google_cloudfunctions2_function" "run" {
     max_instance_request_concurrency = 1 # one tick per instance: its deadline budget is its own
     ingress_settings                 = var.run_function.ingress_settings
     all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.runtime.email
+    service_account_email            = google_service_account.run.email
     environment_variables            = local.function_env
   }
 
@@ -47,7 +47,9 @@ resource "google_cloudfunctions2_function" "run" {
   }
 
   depends_on = [
-    google_project_iam_member.build,
+    google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_gcf_source_reader,
+    google_storage_bucket_iam_member.build_source_reader,
     google_artifact_registry_repository_iam_member.build_writer,
   ]
 }
@@ -84,12 +86,14 @@ resource "google_cloudfunctions2_function" "api" {
     # IAM (api_members) decides who gets in.
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.runtime.email
+    service_account_email          = google_service_account.api.email
     environment_variables          = local.function_env
   }
 
   depends_on = [
-    google_project_iam_member.build,
+    google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_gcf_source_reader,
+    google_storage_bucket_iam_member.build_source_reader,
     google_artifact_registry_repository_iam_member.build_writer,
   ]
 }

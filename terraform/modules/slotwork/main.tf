@@ -38,6 +38,9 @@ locals {
   run_function_name = "${local.name}-run"
   api_function_name = "${local.name}-api"
 
+  # Where Cloud Functions copies the source on deploy (see iam.tf).
+  gcf_sources_bucket = "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+
   firestore_location = coalesce(var.firestore_location, var.region)
 
   labels = merge(var.labels, { app = local.name })
@@ -57,6 +60,12 @@ locals {
     SLOTWORK_SCHEDULER_PARENT      = local.scheduler_parent
     SLOTWORK_SHARDS                = jsonencode({ for name, p in var.processes : name => p.shards })
   }
+}
+
+# The project number, part of the name of the bucket Cloud Functions keeps
+# the source in.
+data "google_project" "this" {
+  project_id = var.project_id
 }
 
 # ---------------------------------------------------------------------------

@@ -21,9 +21,14 @@ output "api_function_name" {
   value       = google_cloudfunctions2_function.api.name
 }
 
-output "runtime_service_account_email" {
-  description = "Service account both functions run as (Firestore, RunJob on the slotwork jobs)."
-  value       = google_service_account.runtime.email
+output "run_service_account_email" {
+  description = "Service account the run function runs as (Firestore, RunJob for continuations)."
+  value       = google_service_account.run.email
+}
+
+output "api_service_account_email" {
+  description = "Service account the api function runs as (Firestore, RunJob for :run)."
+  value       = google_service_account.api.email
 }
 
 output "scheduler_service_account_email" {
