@@ -32,6 +32,7 @@ module "slotwork" {
   checkpoint            = var.checkpoint
   min_frequency_seconds = var.min_frequency_seconds
 
+  firestore_database               = var.firestore_database
   create_firestore_database        = var.create_firestore_database
   firestore_location               = var.firestore_location
   firestore_point_in_time_recovery = var.firestore_point_in_time_recovery

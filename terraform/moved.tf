@@ -77,7 +77,7 @@ moved {
 
 moved {
   from = google_firestore_database.default
-  to   = module.slotwork.google_firestore_database.default
+  to   = module.slotwork.google_firestore_database.slotwork
 }
 
 moved {

@@ -122,6 +122,12 @@ variable "min_frequency_seconds" {
 # Firestore
 # ---------------------------------------------------------------------------
 
+variable "firestore_database" {
+  description = "Firestore database of slotwork's state: (default), or a database of its own such as slotwork (SLOTWORK_DATABASE). Null: (default)."
+  type        = string
+  default     = null
+}
+
 variable "create_firestore_database" {
   description = "Create the Firestore database (false: the project already has it). Null: true."
   type        = bool

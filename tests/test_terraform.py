@@ -46,7 +46,7 @@ LOCAL_ONLY_ENV_VARS = {"SLOTWORK_SCHEDULER_ENDPOINT"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 # Settings the deployment passes since issues 12 and 13 (the engine and API
 # read them); slotwork.config.ENV_VARS must list each.
-NEW_ENV_VARS = ("SLOTWORK_SHARDS",)
+NEW_ENV_VARS = ("SLOTWORK_SHARDS", "SLOTWORK_DATABASE")
 HTTP_ATTEMPT_DEADLINE_LIMIT = 1800  # Cloud Scheduler: 30 min at most for HTTP targets
 
 
@@ -308,6 +308,7 @@ def test_env_values_are_wired_to_the_inputs() -> None:
     assert env["SLOTWORK_PROCESSES"] == "${var.processes_module}"
     assert env["GOOGLE_CLOUD_PROJECT"] == "${var.project_id}"
     assert env["SLOTWORK_COLLECTION"] == "${var.collection}"
+    assert env["SLOTWORK_DATABASE"] == "${var.firestore_database}"
     assert "var.run_function.engine_deadline_seconds" in env["SLOTWORK_DEADLINE_SECONDS"]
     assert "var.lease_seconds" in env["SLOTWORK_LEASE_SECONDS"]
     assert "var.min_frequency_seconds" in env["SLOTWORK_MIN_FREQUENCY_SECONDS"]
@@ -659,6 +660,35 @@ def test_composite_indexes_match_the_code_queries_both_ways() -> None:
     )
     unused = {in_terraform[k] for k in set(in_terraform) - in_code}
     assert not unused, f"indexes no query needs: {sorted(unused)}"
+
+
+def test_the_database_is_the_one_the_functions_are_told_about() -> None:
+    assert variable_default("firestore_database") == "(default)"
+    database = resource("google_firestore_database", "slotwork")
+    assert attr(database, "name") == "${var.firestore_database}"
+    assert attr(database, "type") == "FIRESTORE_NATIVE"
+    assert attr(database, "delete_protection_state") == "DELETE_PROTECTION_ENABLED"
+    assert attr(database, "deletion_policy") == "ABANDON", "destroy never deletes the state"
+    found = re.sub(r"\s", "", locals_()["firestore_database"])
+    created = "google_firestore_database.slotwork[0].name"
+    assert found == f"${{var.create_firestore_database?{created}:var.firestore_database}}"
+
+
+def test_a_database_of_its_own_confines_the_firestore_role_to_it() -> None:
+    grant = resource("google_project_iam_member", "firestore")
+    assert attr(grant, "role") == "roles/datastore.user"
+    (dynamic,) = blocks(grant, "dynamic")
+    condition = dynamic["condition"]
+    assert attr(condition, "for_each") == "${local.firestore_conditions}"
+    content = block(condition, "content")
+    assert attr(content, "expression") == "${condition.value.expression}"
+    conditions = locals_()["firestore_conditions"]
+    # none for the shared (default) database, else one naming the database
+    assert conditions.startswith('${var.firestore_database == "(default)" ? [] : [{')
+    expected = (
+        r"resource.name == \"projects/${var.project_id}/databases/${var.firestore_database}\""
+    )
+    assert f'expression = "{expected}"' in conditions, conditions
 
 
 # ---------------------------------------------------------------------------

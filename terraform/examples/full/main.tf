@@ -54,6 +54,7 @@ module "slotwork" {
   checkpoint            = { items = 200, seconds = 10 }
   min_frequency_seconds = 600
 
+  firestore_database               = "slotwork" # a database of its own, and IAM confined to it
   create_firestore_database        = true
   firestore_location               = "eur3"
   firestore_point_in_time_recovery = true

@@ -8,7 +8,8 @@
 #   build      identity Cloud Build uses to build the functions on deploy
 #
 # Project-level grants, all of them:
-#   run, api  roles/datastore.user            Firestore has no per-collection IAM
+#   run, api  roles/datastore.user            Firestore has no per-collection IAM;
+#                                             conditioned on a named firestore_database
 #   run, api  custom role, cloudscheduler.jobs.run only (see below)
 #   build     roles/logging.logWriter         build logs
 #   build     roles/storage.objectViewer      with a condition: only the
@@ -57,6 +58,12 @@ locals {
     run = google_service_account.run.member
     api = google_service_account.api.member
   }
+
+  # A database of slotwork's own confines the Firestore role to it.
+  firestore_conditions = var.firestore_database == "(default)" ? [] : [{
+    title      = "slotwork database ${var.firestore_database} only"
+    expression = "resource.name == \"projects/${var.project_id}/databases/${var.firestore_database}\""
+  }]
 }
 
 # ---------------------------------------------------------------------------
@@ -64,13 +71,25 @@ locals {
 # ---------------------------------------------------------------------------
 
 # Read and write documents. Firestore has no per-collection IAM; project
-# level is the narrowest scope of a predefined role.
+# level is the narrowest scope of a predefined role, and with a database of
+# slotwork's own (var.firestore_database) an IAM condition on the database's
+# resource name confines the grant to it. The (default) database gets no
+# condition: slotwork shares it with the project's other data.
 resource "google_project_iam_member" "firestore" {
   for_each = local.function_members
 
   project = var.project_id
   role    = "roles/datastore.user"
   member  = each.value
+
+  dynamic "condition" {
+    for_each = local.firestore_conditions
+    content {
+      title       = condition.value.title
+      description = "Firestore documents of the slotwork database only."
+      expression  = condition.value.expression
+    }
+  }
 }
 
 # Continuations and the API's :run call Cloud Scheduler RunJob on the

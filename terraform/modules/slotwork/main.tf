@@ -52,6 +52,7 @@ locals {
     GOOGLE_CLOUD_PROJECT           = var.project_id
     SLOTWORK_PROCESSES             = var.processes_module
     SLOTWORK_COLLECTION            = var.collection
+    SLOTWORK_DATABASE              = var.firestore_database
     SLOTWORK_DEADLINE_SECONDS      = tostring(var.run_function.engine_deadline_seconds)
     SLOTWORK_LEASE_SECONDS         = tostring(var.lease_seconds)
     SLOTWORK_MIN_FREQUENCY_SECONDS = tostring(var.min_frequency_seconds)

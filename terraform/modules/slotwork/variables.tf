@@ -337,8 +337,31 @@ variable "min_frequency_seconds" {
 # Firestore
 # ---------------------------------------------------------------------------
 
+variable "firestore_database" {
+  description = <<-EOT
+    Firestore database holding slotwork's state (SLOTWORK_DATABASE). "(default)"
+    is the project's default database, shared with whatever else uses it, and
+    the functions' roles/datastore.user covers every database of the project. A
+    name such as "slotwork" gives slotwork a Native-mode database of its own
+    and confines the functions' Firestore role to it (an IAM condition), so
+    they cannot read or write other databases; workers that must touch other
+    data then need grants of their own. Changing it later starts from an empty
+    database: the old one and its data stay.
+  EOT
+  type        = string
+  default     = "(default)"
+  nullable    = false
+
+  validation {
+    # Firestore database ids: 4-63 lowercase letters, digits or hyphens,
+    # starting with a letter and not ending with a hyphen.
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be \"(default)\" or a database id of 4-63 lowercase letters, digits or hyphens, starting with a letter, such as \"slotwork\"."
+  }
+}
+
 variable "create_firestore_database" {
-  description = "Create the project's (default) Firestore database in Native mode. Set false when the project already has one (it must be Native mode)."
+  description = "Create the firestore_database in Native mode. Set false when it already exists (it must be in Native mode)."
   type        = bool
   default     = true
   nullable    = false
