@@ -20,17 +20,24 @@ module "slotwork" {
 
   source_dir       = "${path.module}/../functions"
   processes_module = "processes" # functions/processes.py
-  processes        = var.processes
+  # Example processes only when asked; the module's processes type has no
+  # example field, so Terraform drops it from the objects on the way in.
+  processes = { for name, p in var.processes : name => p if var.deploy_examples || !p.example }
 
   runtime      = var.runtime
   run_function = var.run_function
   api_function = var.api_function
-  api_members  = var.api_members
 
-  collection            = var.collection
-  lease_seconds         = var.lease_seconds
-  checkpoint            = var.checkpoint
-  min_frequency_seconds = var.min_frequency_seconds
+  api_readers = var.api_readers
+  api_writers = var.api_writers
+  api_members = var.api_members
+  iap_enabled = var.iap_enabled
+
+  collection              = var.collection
+  lease_seconds           = var.lease_seconds
+  checkpoint              = var.checkpoint
+  min_frequency_seconds   = var.min_frequency_seconds
+  ttl_sweeper_collections = var.ttl_sweeper_collections
 
   firestore_database               = var.firestore_database
   create_firestore_database        = var.create_firestore_database

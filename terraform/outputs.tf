@@ -6,7 +6,7 @@ output "run_function_url" {
 }
 
 output "api_function_url" {
-  description = "URL of the HTTPS API; call it with an ID token of one of api_members, e.g. curl -H \"Authorization: Bearer $(gcloud auth print-identity-token)\" <url>/processes."
+  description = "URL of the HTTPS API; call it with an ID token of one of api_readers or api_writers, e.g. curl -H \"Authorization: Bearer $(gcloud auth print-identity-token)\" <url>/processes."
   value       = module.slotwork.api_function_url
 }
 

@@ -1,7 +1,8 @@
-# Inputs of this repository's own deployment. Each one is handed to the
-# module (modules/slotwork) as is, with the same type; the module describes
-# and validates it in full (modules/slotwork/variables.tf), and null means the
-# module's default. tests/test_terraform.py checks that the types agree.
+# Inputs of this repository's own deployment. Each one but deploy_examples is
+# handed to the module (modules/slotwork) as is, with the same type (processes
+# adds the root's example field); the module describes and validates it in full
+# (modules/slotwork/variables.tf), and null means the module's default.
+# tests/test_terraform.py checks that the types agree.
 
 # ---------------------------------------------------------------------------
 # Where
@@ -29,12 +30,13 @@ variable "labels" {
 # ---------------------------------------------------------------------------
 
 variable "processes" {
-  description = "The processes of functions/processes.py and their tick schedules, keyed by name; set in processes.auto.tfvars.json, which Terraform loads automatically. See the module's processes input."
+  description = "The processes of functions/processes.py and their tick schedules, keyed by name; set in processes.auto.tfvars.json, which Terraform loads automatically. As the module's processes input, plus example: true marks an example process, deployed only with deploy_examples."
   type = map(object({
     schedule                 = string
     time_zone                = optional(string, "Etc/UTC")
     attempt_deadline_seconds = optional(number, 540)
     shards                   = optional(number, 1)
+    example                  = optional(bool, false) # the root's own: not a module field
     retry = optional(object({
       retry_count                = optional(number, 3)
       min_backoff_seconds        = optional(number, 10)
@@ -43,6 +45,18 @@ variable "processes" {
       max_retry_duration_seconds = optional(number, 0)
     }), {})
   }))
+}
+
+variable "deploy_examples" {
+  description = "Deploy the Scheduler jobs of example processes (example = true in processes.auto.tfvars.json, such as ttl-sweeper) too. Off by default: a production deployment ticks only its own processes, while the local stack runs every process of the file."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.deploy_examples != null
+    error_message = "deploy_examples must be true or false."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -81,9 +95,31 @@ variable "api_function" {
   default = null
 }
 
-variable "api_members" {
-  description = "IAM members allowed to call the API. Null: nobody."
+# ---------------------------------------------------------------------------
+# Who may call the API
+# ---------------------------------------------------------------------------
+
+variable "api_readers" {
+  description = "IAM members who may call the API to read (any member kind). Null: none."
   type        = list(string)
+  default     = null
+}
+
+variable "api_writers" {
+  description = "IAM members who may call the API and change things through it (user: and serviceAccount: only). Null: none."
+  type        = list(string)
+  default     = null
+}
+
+variable "api_members" {
+  description = "Deprecated: the same as api_writers. Null: none."
+  type        = list(string)
+  default     = null
+}
+
+variable "iap_enabled" {
+  description = "Whether IAP fronts the API (SLOTWORK_TRUST_IAP). Null: false."
+  type        = bool
   default     = null
 }
 
@@ -110,6 +146,12 @@ variable "checkpoint" {
     seconds = optional(number, 5)
   })
   default = null
+}
+
+variable "ttl_sweeper_collections" {
+  description = "Collections the ttl-sweeper example may sweep (SLOTWORK_TTL_SWEEPER_COLLECTIONS). Null: none."
+  type        = list(string)
+  default     = null
 }
 
 variable "min_frequency_seconds" {

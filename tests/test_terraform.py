@@ -46,7 +46,14 @@ LOCAL_ONLY_ENV_VARS = {"SLOTWORK_SCHEDULER_ENDPOINT"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 # Settings the deployment passes since issues 12 and 13 (the engine and API
 # read them); slotwork.config.ENV_VARS must list each.
-NEW_ENV_VARS = ("SLOTWORK_SHARDS", "SLOTWORK_DATABASE")
+NEW_ENV_VARS = (
+    "SLOTWORK_SHARDS",
+    "SLOTWORK_DATABASE",
+    "SLOTWORK_API_WRITERS",
+    "SLOTWORK_API_AUTH",
+    "SLOTWORK_TRUST_IAP",
+    "SLOTWORK_TTL_SWEEPER_COLLECTIONS",
+)
 HTTP_ATTEMPT_DEADLINE_LIMIT = 1800  # Cloud Scheduler: 30 min at most for HTTP targets
 
 
@@ -320,6 +327,15 @@ def test_env_values_are_wired_to_the_inputs() -> None:
     )
     shards = re.sub(r"\s", "", env["SLOTWORK_SHARDS"])
     assert shards == "${jsonencode({forname,pinvar.processes:name=>p.shards})}", shards
+    assert env["SLOTWORK_API_AUTH"] == "verified"
+    assert env["SLOTWORK_API_WRITERS"] == '${join(",", local.api_writer_emails)}'
+    assert locals_()["api_writer_emails"] == (
+        '${sort([for member in local.api_writers : split(":", member)[1]])}'
+    )
+    assert env["SLOTWORK_TRUST_IAP"] == '${var.iap_enabled ? "true" : "false"}'
+    assert variable_default("iap_enabled") is False
+    assert env["SLOTWORK_TTL_SWEEPER_COLLECTIONS"] == '${join(",", var.ttl_sweeper_collections)}'
+    assert variable_default("ttl_sweeper_collections") == []
     api_env = attr(
         block(resource("google_cloudfunctions2_function", "api"), "service_config"),
         "environment_variables",
@@ -382,6 +398,7 @@ def test_processes_file_has_the_shape_the_local_scheduler_reads() -> None:
         assert isinstance(spec["time_zone"], str) and spec["time_zone"]
         assert isinstance(spec["attempt_deadline_seconds"], int)
         assert isinstance(spec["shards"], int) and 1 <= spec["shards"] <= MAX_SHARDS, name
+        assert isinstance(spec.get("example", False), bool), name
         assert set(spec["retry"]) == retry_keys, name
 
 
@@ -547,14 +564,58 @@ def test_no_public_member_anywhere() -> None:
                     assert not any(m in text for m in PUBLIC_MEMBERS), f"{doc_name}: {text}"
     for path in TF_DIR.rglob("*.tfvars*"):
         assert not any(m in path.read_text() for m in PUBLIC_MEMBERS), path.name
-    assert variable_default("api_members") == []
+    for name in ("api_readers", "api_writers", "api_members"):
+        assert variable_default(name) == [], f"{name}: nobody by default"
     rejecting = " ".join(
-        attr(v, "condition") for v in blocks(variables()["api_members"], "validation")
+        attr(v, "condition") for v in blocks(variables()["api_readers"], "validation")
     )
-    assert all(m in rejecting for m in PUBLIC_MEMBERS), "api_members rejects public members"
+    assert all(m in rejecting for m in PUBLIC_MEMBERS), "api_readers rejects public members"
+    for name in ("api_writers", "api_members"):
+        assert not any(_accepts(name, m) for m in PUBLIC_MEMBERS), name
 
 
-def test_run_is_invoked_only_by_the_scheduler_and_api_only_by_api_members() -> None:
+def _regexes(variable: str) -> list[str]:
+    """The patterns of the regex() calls of a variable's validations, as Terraform reads them."""
+    conditions = " ".join(attr(v, "condition") for v in blocks(variables()[variable], "validation"))
+    literals = re.findall(r'regex\("((?:[^"\\]|\\.)*)"', conditions)
+    return [lit.replace("\\\\", "\\").replace('\\"', '"') for lit in literals]
+
+
+def _accepts(variable: str, value: str) -> bool:
+    """Whether the first regex of a variable's validations matches ``value``."""
+    return re.search(_regexes(variable)[0], value) is not None
+
+
+@pytest.mark.parametrize(
+    ("variable", "accepted", "refused"),
+    [
+        ("firestore_database", ["slotwork", "slot-work-2"], ["Slotwork", "abc", "slot_work", "x-"]),
+        ("ttl_sweeper_collections", ["sessions", "demo_events"], ["a/b", "a,b", "a b", ""]),
+        ("processes_module", ["processes", "jobs.processes"], ["1x", "a-b", "a..b"]),
+        ("api_readers", ["group:ops@example.com", "principalSet://x"], ["allUsers", "ops"]),
+    ],
+)
+def test_validations_accept_what_they_describe_and_refuse_the_rest(
+    variable: str, accepted: list[str], refused: list[str]
+) -> None:
+    for value in accepted:
+        assert _accepts(variable, value), (variable, value)
+    for value in refused:
+        assert not _accepts(variable, value), (variable, value)
+
+
+def test_writers_are_people_and_service_accounts_named_by_email() -> None:
+    # An ID token carries an email, not groups: only members with an email can write.
+    for name in ("api_writers", "api_members"):
+        assert _accepts(name, "user:oncall@example.com")
+        assert _accepts(name, "serviceAccount:ci@p.iam.gserviceaccount.com")
+        for other in ("group:ops@example.com", "domain:example.com", "user:", "oncall@example.com"):
+            assert not _accepts(name, other), (name, other)
+    assert _accepts("api_readers", "group:ops@example.com")
+    assert _accepts("api_readers", "domain:example.com")
+
+
+def test_run_is_invoked_only_by_the_scheduler_and_api_only_by_readers_and_writers() -> None:
     invokers = resources_of("google_cloud_run_service_iam_member")
     assert set(invokers) == {"run_invoker", "api_invoker"}
     run, api = invokers["run_invoker"], invokers["api_invoker"]
@@ -563,8 +624,11 @@ def test_run_is_invoked_only_by_the_scheduler_and_api_only_by_api_members() -> N
     assert attr(run, "member") == "${google_service_account.scheduler.member}"
     assert attr(api, "service") == "${google_cloudfunctions2_function.api.name}"
     assert attr(api, "role") == "roles/run.invoker"
-    assert attr(api, "for_each") == "${toset(var.api_members)}"
+    assert attr(api, "for_each") == "${local.api_invokers}"
     assert attr(api, "member") == "${each.value}"
+    assert locals_()["api_invokers"] == "${toset(concat(var.api_readers, local.api_writers))}"
+    # api_members is the deprecated name of api_writers
+    assert locals_()["api_writers"] == "${distinct(concat(var.api_writers, var.api_members))}"
     assert not resources_of("google_cloudfunctions2_function_iam_member")
 
 
@@ -728,6 +792,11 @@ def test_outputs_give_urls_service_accounts_and_job_names() -> None:
 MODULE_META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
 # What the repository's root sets itself instead of taking it as an input.
 ROOT_FIXED_INPUTS = {"source_dir", "processes_module"}
+# Inputs of the root alone, not handed to the module.
+ROOT_ONLY_INPUTS = {"deploy_examples"}
+DEPRECATED_INPUTS = {"api_members"}  # means api_writers
+# The root's processes entries have this field more than the module's.
+ROOT_PROCESS_FIELD = ", example = optional(bool, false)"
 
 
 def _caller_id(directory: Path) -> str:
@@ -771,7 +840,7 @@ def test_callers_read_only_outputs_the_module_declares(directory: Path) -> None:
 
 def test_the_full_example_sets_every_input() -> None:
     call = module_call(TF_DIR / "examples" / "full")
-    missing = set(variables()) - set(call)
+    missing = set(variables()) - set(call) - DEPRECATED_INPUTS
     assert not missing, f"examples/full leaves out: {sorted(missing)}"
 
 
@@ -784,9 +853,16 @@ def test_the_minimal_example_sets_only_what_is_required_and_a_process() -> None:
 def test_the_root_hands_its_inputs_to_the_module_with_the_same_types() -> None:
     root, module, call = variables(TF_DIR), variables(), module_call(TF_DIR)
     assert set(module) - set(root) == ROOT_FIXED_INPUTS, "every other module input is a root input"
+    assert set(root) - set(module) == ROOT_ONLY_INPUTS
     for name, body in root.items():
-        assert call[name] == f"${{var.{name}}}", f"var.{name} is handed over as is"
-        assert attr(body, "type") == attr(module[name], "type"), f"var.{name}: type differs"
+        if name in ROOT_ONLY_INPUTS:
+            continue
+        if name != "processes":
+            assert call[name] == f"${{var.{name}}}", f"var.{name} is handed over as is"
+        root_type = attr(body, "type")
+        if name == "processes":
+            root_type = root_type.replace(ROOT_PROCESS_FIELD, "")
+        assert root_type == attr(module[name], "type"), f"var.{name}: type differs"
         assert str(attr(body, "description", "")).strip(), f"var.{name} has no description"
         if "default" in module[name]:
             assert attr(body, "default") is None, f"var.{name}: null means the module's default"
@@ -796,6 +872,17 @@ def test_the_root_hands_its_inputs_to_the_module_with_the_same_types() -> None:
                 )
         else:
             assert "default" not in body, f"var.{name} is required in the module, so in the root"
+
+
+def test_the_root_deploys_example_processes_only_when_asked() -> None:
+    assert ROOT_PROCESS_FIELD in attr(variables(TF_DIR)["processes"], "type")
+    assert "deploy_examples" not in variables(), "the root's own choice, not a module input"
+    assert attr(variables(TF_DIR)["deploy_examples"], "default") is False
+    assert module_call(TF_DIR)["processes"] == (
+        "${{for name, p in var.processes : name => p if var.deploy_examples || !p.example}}"
+    )
+    examples = {name for name, spec in processes_file().items() if spec.get("example")}
+    assert examples == {"ttl-sweeper"}, "the TTL sweeper is an example (issue 12)"
 
 
 def test_the_root_outputs_every_module_output() -> None:

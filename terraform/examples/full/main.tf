@@ -1,5 +1,6 @@
 # Every input of the module set, most of them to something other than their
-# default (tests/test_terraform.py checks that none is missing).
+# default (tests/test_terraform.py checks that none is missing but the
+# deprecated api_members).
 
 module "slotwork" {
   source = "../../modules/slotwork"
@@ -44,15 +45,21 @@ module "slotwork" {
     max_instances   = 10
     min_instances   = 1
   }
-  api_members = [
-    "group:slotwork-operators@example.com",
+
+  # Readers may be groups; writers are named one by one (see api_writers).
+  api_readers = ["group:slotwork-operators@example.com"]
+  api_writers = [
+    "user:oncall@example.com",
     "serviceAccount:deployer@example-project.iam.gserviceaccount.com",
   ]
+  iap_enabled = false
 
   collection            = "slotwork"
   lease_seconds         = 180
   checkpoint            = { items = 200, seconds = 10 }
   min_frequency_seconds = 600
+
+  ttl_sweeper_collections = ["sessions", "events"]
 
   firestore_database               = "slotwork" # a database of its own, and IAM confined to it
   create_firestore_database        = true

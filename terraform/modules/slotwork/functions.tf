@@ -55,7 +55,7 @@ resource "google_cloudfunctions2_function" "run" {
 }
 
 resource "google_cloudfunctions2_function" "api" {
-  #checkov:skip=CKV_GCP_124:The API's callers (people, CI, services elsewhere) are outside the project's network by design; roles/run.invoker, granted only to var.api_members, is the access control.
+  #checkov:skip=CKV_GCP_124:The API's callers (people, CI, services elsewhere) are outside the project's network by design; roles/run.invoker, granted only to var.api_readers and var.api_writers, is the access control.
   project     = var.project_id
   location    = var.region
   name        = local.api_function_name
@@ -83,7 +83,8 @@ resource "google_cloudfunctions2_function" "api" {
     max_instance_count = var.api_function.max_instances
     min_instance_count = var.api_function.min_instances
     # Callers (people, CI, other services) are outside the project's network;
-    # IAM (api_members) decides who gets in.
+    # IAM (api_readers, api_writers) decides who gets in; the function
+    # decides who may change things (SLOTWORK_API_WRITERS).
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.api.email
@@ -112,7 +113,7 @@ resource "google_cloud_run_service_iam_member" "run_invoker" {
 }
 
 resource "google_cloud_run_service_iam_member" "api_invoker" {
-  for_each = toset(var.api_members)
+  for_each = local.api_invokers
 
   project  = var.project_id
   location = google_cloudfunctions2_function.api.location

@@ -45,6 +45,14 @@ locals {
 
   labels = merge(var.labels, { app = local.name })
 
+  # Who may call the API (roles/run.invoker on it): readers and writers. The
+  # api function lets only writers change anything, recognised by the email
+  # in their verified ID token (api_writers holds user: and serviceAccount:
+  # members only, so each one has an email after the colon).
+  api_writers       = distinct(concat(var.api_writers, var.api_members))
+  api_writer_emails = sort([for member in local.api_writers : split(":", member)[1]])
+  api_invokers      = toset(concat(var.api_readers, local.api_writers))
+
   # The engine's configuration (slotwork.config.ENV_VARS), the same on both
   # functions. SLOTWORK_SCHEDULER_ENDPOINT is deliberately absent: it points
   # the engine at the local scheduler stand-in and is never set in the cloud.
@@ -60,6 +68,12 @@ locals {
     SLOTWORK_CHECKPOINT_SECONDS    = tostring(var.checkpoint.seconds)
     SLOTWORK_SCHEDULER_PARENT      = local.scheduler_parent
     SLOTWORK_SHARDS                = jsonencode({ for name, p in var.processes : name => p.shards })
+    # The api function verifies every caller's Google ID token itself (on top
+    # of the invoker check Cloud Run makes) and allows changes to writers only.
+    SLOTWORK_API_AUTH                = "verified"
+    SLOTWORK_API_WRITERS             = join(",", local.api_writer_emails)
+    SLOTWORK_TRUST_IAP               = var.iap_enabled ? "true" : "false"
+    SLOTWORK_TTL_SWEEPER_COLLECTIONS = join(",", var.ttl_sweeper_collections)
   }
 }
 

@@ -85,6 +85,7 @@ variable "processes" {
       must exceed the engine deadline and not exceed the run function timeout.
     - retry: Scheduler retries of a failed tick (a 5xx or a missed attempt
       deadline); max_retry_duration_seconds = 0 means no time limit.
+    May be empty: the functions and the API are deployed, and nothing ticks.
   EOT
   type = map(object({
     schedule                 = string
@@ -99,11 +100,6 @@ variable "processes" {
       max_retry_duration_seconds = optional(number, 0)
     }), {})
   }))
-
-  validation {
-    condition     = length(var.processes) > 0
-    error_message = "Define at least one process (see processes.auto.tfvars.json)."
-  }
 
   validation {
     # The job id "slotwork-<name>-<k>" allows [a-zA-Z0-9_-]; the name is also a Firestore document id.
@@ -220,7 +216,7 @@ variable "run_function" {
 
 variable "api_function" {
   description = <<-EOT
-    The `api` function (the HTTPS API; callers need roles/run.invoker, granted to api_members).
+    The `api` function (the HTTPS API; callers need roles/run.invoker, granted to api_readers and api_writers).
     - timeout_seconds: request timeout (max 3600).
     - memory / cpu: instance size (cpu null = the default for that memory).
     - max_instances / min_instances: instance bounds (0 = scale to zero).
@@ -256,20 +252,69 @@ variable "api_function" {
   }
 }
 
-variable "api_members" {
-  description = "IAM members allowed to call the API (roles/run.invoker on the api function only), e.g. [\"group:platform@example.com\", \"serviceAccount:ci@p.iam.gserviceaccount.com\"]. Public members are rejected."
+# ---------------------------------------------------------------------------
+# Who may call the API
+# ---------------------------------------------------------------------------
+
+variable "api_readers" {
+  description = "IAM members allowed to call the API (roles/run.invoker on the api function only) to read: the function refuses their changes unless they are also api_writers. Any member kind: user:, group:, serviceAccount:, domain:, principal:, principalSet:. Public members are rejected."
   type        = list(string)
   default     = []
   nullable    = false
 
   validation {
-    condition     = alltrue([for m in var.api_members : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+$", m))])
-    error_message = "Each api_members entry must be an IAM member such as user:…, group:…, serviceAccount:…, domain:…, principal:… or principalSet:…."
+    condition     = alltrue([for m in var.api_readers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+$", m))])
+    error_message = "Each api_readers entry must be an IAM member such as user:…, group:…, serviceAccount:…, domain:…, principal:… or principalSet:…."
   }
 
   validation {
-    condition     = length(setintersection(toset(var.api_members), toset(["allUsers", "allAuthenticatedUsers"]))) == 0
-    error_message = "api_members must not contain allUsers or allAuthenticatedUsers: the API is never public."
+    condition     = length(setintersection(toset(var.api_readers), toset(["allUsers", "allAuthenticatedUsers"]))) == 0
+    error_message = "api_readers must not contain allUsers or allAuthenticatedUsers: the API is never public."
+  }
+}
+
+variable "api_writers" {
+  description = <<-EOT
+    IAM members allowed to call the API and to change things through it
+    (register and unregister work, settings, :pause, :resume, :run): they get
+    roles/run.invoker on the api function, and their emails are passed as
+    SLOTWORK_API_WRITERS, against which the function checks the email in the
+    caller's verified Google ID token. Only user: and serviceAccount: members:
+    an ID token carries the caller's email, not the groups or domain they
+    belong to, so the function could not recognise a group: or domain: writer
+    (give those api_readers, and name writers one by one).
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for m in var.api_writers : can(regex("^(user|serviceAccount):[^:@\\s]+@[^:@\\s]+$", m))])
+    error_message = "Each api_writers entry must be user:EMAIL or serviceAccount:EMAIL: an ID token names the caller by email, not by group or domain (those can be api_readers)."
+  }
+}
+
+variable "api_members" {
+  description = "Deprecated: the same as api_writers (and combined with it), so configurations from before api_readers and api_writers keep their meaning, full access. Holds only user: and serviceAccount: members, as api_writers; group: or domain: members move to api_readers."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for m in var.api_members : can(regex("^(user|serviceAccount):[^:@\\s]+@[^:@\\s]+$", m))])
+    error_message = "api_members is deprecated and now means api_writers, which take only user:EMAIL or serviceAccount:EMAIL (the function checks writers by the email in their ID token); move group: or domain: members to api_readers (read access) and list writers one by one in api_writers."
+  }
+}
+
+variable "iap_enabled" {
+  description = "Whether the API is reached through Identity-Aware Proxy (SLOTWORK_TRUST_IAP): true tells the api function to take the caller's identity from the header IAP signs. Set it only when IAP fronts the API; this module does not set IAP up."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = var.iap_enabled != null
+    error_message = "iap_enabled must be true or false."
   }
 }
 
@@ -318,6 +363,22 @@ variable "checkpoint" {
   validation {
     condition     = var.checkpoint.seconds > 0
     error_message = "checkpoint.seconds must be positive (and below lease_seconds: a precondition in functions.tf)."
+  }
+}
+
+variable "ttl_sweeper_collections" {
+  description = "Allow-list of the top-level Firestore collections the ttl-sweeper example process may delete documents from (SLOTWORK_TTL_SWEEPER_COLLECTIONS, comma-separated). Empty by default: the example sweeps nothing until collections are named here."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    # Collection ids: no '/', not '.' or '..', not __reserved__; no ',' (the separator).
+    condition = alltrue([
+      for c in var.ttl_sweeper_collections :
+      can(regex("^[^/,\\s]+$", c)) && length(c) <= 1500 && !contains([".", ".."], c) && !can(regex("^__.*__$", c))
+    ])
+    error_message = "Each ttl_sweeper_collections entry must be a collection id of at most 1500 characters: no '/', ',' or whitespace, not '.', '..' or __name__."
   }
 }
 
