@@ -1,8 +1,8 @@
 """The Cloud Scheduler job definitions, read from the file Terraform deploys them from.
 
 ``terraform/processes.auto.tfvars.json`` is the one source of truth: Terraform
-creates one job per entry, and the local scheduler ticks the same jobs with
-the same body and retry policy.
+creates one job per entry and shard (``job_id(process, shard)``), and the local
+scheduler ticks the same entries with the same schedule and retry policy.
 """
 
 from __future__ import annotations
