@@ -495,6 +495,7 @@ def test_deadlines_nest_engine_then_attempt_then_timeout(process: str) -> None:
     timeout = settings["timeout_seconds"]
     attempt = processes_file()[process]["attempt_deadline_seconds"]
     assert engine < attempt <= min(HTTP_ATTEMPT_DEADLINE_LIMIT, timeout), (engine, attempt, timeout)
+    assert processes_file()[process]["shards"] <= settings["max_instances"]
 
 
 def test_deadlines_are_wired_to_the_same_inputs_terraform_checks() -> None:
@@ -508,6 +509,7 @@ def test_deadlines_are_wired_to_the_same_inputs_terraform_checks() -> None:
     text = " ".join(conditions).replace(" ", "")
     assert "var.run_function.engine_deadline_seconds<each.value.attempt_deadline_seconds" in text
     assert "each.value.attempt_deadline_seconds<=min(1800,var.run_function.timeout_seconds)" in text
+    assert "each.value.shards<=var.run_function.max_instances" in text, "all shards tick at once"
 
 
 def test_engine_defaults_are_deployed_unchanged() -> None:

@@ -154,6 +154,9 @@ def test_a_correct_block_with_every_meta_argument_has_no_problem() -> None:
       create = "10m"
     }
   }
+  provisioner "local-exec" {
+    command = "true"
+  }
   lifecycle {
     create_before_destroy = true
     ignore_changes        = [labels]
@@ -253,6 +256,14 @@ MISTAKES = {
     "unknown lifecycle argument": (
         FUNCTION % "  lifecycle {\n    prevent_destroi = true\n  }",
         r"lifecycle: unknown argument 'prevent_destroi'",
+    ),
+    "lifecycle written as an argument": (
+        FUNCTION % "  lifecycle = {}",
+        r"'lifecycle' is a block: write `lifecycle \{ \.\.\. \}`",
+    ),
+    "meta-argument inside a nested block": (
+        FUNCTION.replace('    available_memory = "256Mi"', "    count = 2") % "",
+        r"service_config: unknown argument 'count'",
     ),
     "precondition without error_message": (
         FUNCTION % "  lifecycle {\n    precondition {\n      condition = true\n    }\n  }",

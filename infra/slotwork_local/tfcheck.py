@@ -106,10 +106,10 @@ class _Checker:
         meta_arguments: frozenset[str] = frozenset(),
         meta_blocks: Mapping[str, Schema | None] | None = None,
     ) -> None:
+        """Check one block's body against its schema, nested blocks included."""
         meta_blocks = meta_blocks or {}
-        arguments, blocks = schema["arguments"], schema["blocks"]
-        seen: Counter[str] = Counter()
-        generated: set[str] = set()
+        seen: Counter[str] = Counter()  # literal nested blocks, by type
+        generated: set[str] = set()  # types of the dynamic blocks
         for key, value in body.items():
             if key.startswith("__"):
                 continue
@@ -119,33 +119,58 @@ class _Checker:
                     for label, dynamic in entry.items():
                         if not label.startswith("__"):
                             generated.add(unquote(label))
-                            self.dynamic(unquote(label), dynamic, blocks, f"{where}.dynamic")
+                            self.dynamic(
+                                unquote(label), dynamic, schema["blocks"], f"{where}.dynamic"
+                            )
+            elif key in meta_blocks:
+                self.meta_block(key, value, meta_blocks[key], where)
             elif is_block(value):
-                if key in meta_blocks:
-                    nested_schema = meta_blocks[key]
-                    if nested_schema is not None:
-                        for nested in value:
-                            self.body(nested, nested_schema, f"{where}.{key}")
-                elif key in blocks:
-                    seen[key] += len(value)
-                    for nested in value:
-                        self.body(nested, blocks[key]["block"], f"{where}.{key}")
-                elif key in arguments:
-                    self.report(where, f"{key!r} is an argument: write `{key} = ...`, not a block")
-                else:
-                    self.unknown(where, "block", key)
-            elif key in meta_arguments or key in arguments:
-                continue
-            elif key in blocks or key in meta_blocks:
-                self.report(where, f"{key!r} is a block: write `{key} {{ ... }}`, not `{key} =`")
-            elif key in schema["computed"]:
-                self.report(where, f"{key!r} is computed by the provider and cannot be set")
-            else:
-                self.unknown(where, "argument", key)
-        for name, spec in arguments.items():
+                seen[key] += len(value)
+                self.nested(key, value, schema, where)
+            elif key not in meta_arguments:
+                self.value(key, schema, where)
+        self.required(body, schema, where, seen, generated)
+
+    def meta_block(self, key: str, value: Any, schema: Schema | None, where: str) -> None:
+        if schema is None:
+            return  # accepted unchecked (a provisioner is labelled: no marker on the list)
+        if not is_block(value):
+            self.report(where, f"{key!r} is a block: write `{key} {{ ... }}`, not `{key} =`")
+            return
+        for nested in value:
+            self.body(nested, schema, f"{where}.{key}")
+
+    def nested(self, key: str, value: list[Any], schema: Schema, where: str) -> None:
+        if key in schema["blocks"]:
+            for nested in value:
+                self.body(nested, schema["blocks"][key]["block"], f"{where}.{key}")
+        elif key in schema["arguments"]:
+            self.report(where, f"{key!r} is an argument: write `{key} = ...`, not a block")
+        else:
+            self.unknown(where, "block", key)
+
+    def value(self, key: str, schema: Schema, where: str) -> None:
+        if key in schema["arguments"]:
+            return
+        if key in schema["blocks"]:
+            self.report(where, f"{key!r} is a block: write `{key} {{ ... }}`, not `{key} =`")
+        elif key in schema["computed"]:
+            self.report(where, f"{key!r} is computed by the provider and cannot be set")
+        else:
+            self.unknown(where, "argument", key)
+
+    def required(
+        self,
+        body: Mapping[str, Any],
+        schema: Schema,
+        where: str,
+        seen: Counter[str],
+        generated: set[str],
+    ) -> None:
+        for name, spec in schema["arguments"].items():
             if spec["required"] and name not in body:
                 self.report(where, f"required argument {name!r} is missing")
-        for name, spec in blocks.items():
+        for name, spec in schema["blocks"].items():
             if spec["required"] and not seen[name] and name not in generated:
                 self.report(where, f"required block {name!r} is missing")
             if spec["nesting"] == "single" and seen[name] > 1:

@@ -298,7 +298,7 @@ def build_schema(
 
 
 def render(schema: Mapping[str, Any]) -> str:
-    return json.dumps(schema, indent=1, sort_keys=False) + "\n"
+    return json.dumps(schema, indent=1) + "\n"
 
 
 # ---------------------------------------------------------------------------

@@ -54,6 +54,13 @@ resource "google_cloud_scheduler_job" "tick" {
       error_message = "Process ${each.value.process}: run_function.engine_deadline_seconds (${var.run_function.engine_deadline_seconds}) must be below attempt_deadline_seconds (${each.value.attempt_deadline_seconds}), or Scheduler gives up on ticks that are still working."
     }
     precondition {
+      # All shards of a process tick at the same moment, one instance each
+      # (max_instance_request_concurrency = 1): fewer instances would turn
+      # some of those ticks into 429s and Scheduler retries.
+      condition     = each.value.shards <= var.run_function.max_instances
+      error_message = "Process ${each.value.process}: shards (${each.value.shards}) must not exceed run_function.max_instances (${var.run_function.max_instances}), or its shards cannot all tick at once."
+    }
+    precondition {
       condition     = each.value.attempt_deadline_seconds <= min(1800, var.run_function.timeout_seconds)
       error_message = "Process ${each.value.process}: attempt_deadline_seconds (${each.value.attempt_deadline_seconds}) must not exceed min(1800, run_function.timeout_seconds = ${var.run_function.timeout_seconds})."
     }

@@ -161,12 +161,13 @@ variable "runtime" {
 
 variable "run_function" {
   description = <<-EOT
-    The `run` function (one invocation = one tick of one process).
+    The `run` function (one invocation = one tick of one shard of a process).
     - timeout_seconds: function timeout (max 3600 for HTTP functions).
     - engine_deadline_seconds: the tick's working budget (SLOTWORK_DEADLINE_SECONDS);
       must be below every process's attempt_deadline_seconds.
     - memory / cpu: instance size (cpu null = the default for that memory).
-    - max_instances / min_instances: instance bounds (0 = scale to zero).
+    - max_instances / min_instances: instance bounds (0 = scale to zero);
+      max_instances must be at least every process's shards.
     - ingress_settings: network ingress. ALLOW_INTERNAL_ONLY admits Cloud Scheduler
       in the same project calling the run.app URL; invocation also needs IAM
       (only the scheduler service account has it).
