@@ -1,119 +1,46 @@
-# slotwork on Google Cloud, read top to bottom:
+# This repository's own deployment: the slotwork module (modules/slotwork)
+# with this repository's function source (../functions) and the processes of
+# processes.auto.tfvars.json, which the local scheduler stand-in reads too.
 #
-#   services.tf   the APIs this deployment uses
-#   main.tf       names derived from the inputs; the zipped functions/ source
-#   iam.tf        service accounts and every role they get
-#   functions.tf  the `run` and `api` Cloud Functions (2nd gen) and who may invoke them
-#   scheduler.tf  one Cloud Scheduler job per process, ticking `run`
-#   firestore.tf  the database and the composite indexes of the code's queries
-#   outputs.tf    URLs, service accounts, job names
+#   versions.tf   Terraform and provider versions, the provider
+#   variables.tf  the inputs, handed to the module as they are
+#   main.tf       the module call
+#   outputs.tf    the module's outputs
+#   moved.tf      where resources of the pre-module layout went
+#
+# To deploy slotwork from another repository, call the module the same way
+# (see examples/minimal and examples/full).
 
-locals {
-  # Every resource name starts with this. It is fixed, not an input: the
-  # engine derives a process's job id from it (slotwork.triggers.JOB_PREFIX),
-  # so one project and region hold one slotwork deployment.
-  name          = "slotwork"
-  job_id_prefix = "${local.name}-"
+module "slotwork" {
+  source = "./modules/slotwork"
 
-  # Scheduler job id of each process: RunJob on "<scheduler_parent>/jobs/<id>"
-  # is how a tick asks for its continuation and how the API's :run works.
-  job_ids          = { for process in keys(var.processes) : process => "${local.job_id_prefix}${process}" }
-  scheduler_parent = "projects/${var.project_id}/locations/${var.region}"
+  project_id = var.project_id
+  region     = var.region
+  labels     = var.labels
 
-  run_function_name = "${local.name}-run"
-  api_function_name = "${local.name}-api"
+  source_dir       = "${path.module}/../functions"
+  processes_module = "processes" # functions/processes.py
+  # Example processes only when asked; the module's processes type has no
+  # example field, so Terraform drops it from the objects on the way in.
+  processes = { for name, p in var.processes : name => p if var.deploy_examples || !p.example }
 
-  firestore_location = coalesce(var.firestore_location, var.region)
+  runtime      = var.runtime
+  run_function = var.run_function
+  api_function = var.api_function
 
-  labels = merge(var.labels, { app = local.name })
+  api_readers = var.api_readers
+  api_writers = var.api_writers
+  api_members = var.api_members
+  iap_enabled = var.iap_enabled
 
-  # The engine's configuration (slotwork.config.ENV_VARS), the same on both
-  # functions. SLOTWORK_SCHEDULER_ENDPOINT is deliberately absent: it points
-  # the engine at the local scheduler stand-in and is never set in the cloud.
-  function_env = {
-    GOOGLE_CLOUD_PROJECT           = var.project_id
-    SLOTWORK_PROCESSES             = "processes" # functions/processes.py
-    SLOTWORK_COLLECTION            = var.collection
-    SLOTWORK_DEADLINE_SECONDS      = tostring(var.run_function.engine_deadline_seconds)
-    SLOTWORK_LEASE_SECONDS         = tostring(var.lease_seconds)
-    SLOTWORK_MIN_FREQUENCY_SECONDS = tostring(var.min_frequency_seconds)
-    SLOTWORK_CHECKPOINT_ITEMS      = tostring(var.checkpoint.items)
-    SLOTWORK_CHECKPOINT_SECONDS    = tostring(var.checkpoint.seconds)
-    SLOTWORK_SCHEDULER_PARENT      = local.scheduler_parent
-  }
-}
+  collection              = var.collection
+  lease_seconds           = var.lease_seconds
+  checkpoint              = var.checkpoint
+  min_frequency_seconds   = var.min_frequency_seconds
+  ttl_sweeper_collections = var.ttl_sweeper_collections
 
-# ---------------------------------------------------------------------------
-# Function source: functions/ zipped as is, stored under a name made of its
-# hash, so any code change uploads a new object and redeploys both functions.
-# ---------------------------------------------------------------------------
-
-data "archive_file" "functions" {
-  type        = "zip"
-  source_dir  = "${path.module}/../functions"
-  output_path = "${path.module}/.build/functions.zip"
-  # Same bytes (hence the same hash) on every machine, whatever the umask.
-  output_file_mode = "0644"
-  excludes = [
-    "**/__pycache__",
-    "**/__pycache__/**",
-    "**/*.pyc",
-    "**/.pytest_cache/**",
-    "**/.mypy_cache/**",
-    "**/.ruff_cache/**",
-  ]
-}
-
-resource "google_storage_bucket" "source" {
-  #checkov:skip=CKV_GCP_62:Holds only the zipped function source that Terraform writes; access is recorded by Cloud Audit Logs, and a second log bucket would add cost without information.
-  project  = var.project_id
-  name     = "${var.project_id}-${local.name}-source"
-  location = var.region
-  labels   = local.labels
-
-  uniform_bucket_level_access = true
-  public_access_prevention    = "enforced"
-  force_destroy               = false
-
-  # Replaced source objects stay recoverable (rollback, audit) for 90 days.
-  versioning {
-    enabled = true
-  }
-
-  lifecycle_rule {
-    condition {
-      days_since_noncurrent_time = 90
-    }
-    action {
-      type = "Delete"
-    }
-  }
-
-  depends_on = [google_project_service.enabled]
-}
-
-resource "google_storage_bucket_object" "source" {
-  bucket       = google_storage_bucket.source.name
-  name         = "functions-${data.archive_file.functions.output_md5}.zip"
-  source       = data.archive_file.functions.output_path
-  content_type = "application/zip"
-
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-# Images built from the source. A repository of our own (instead of the
-# gcf-artifacts one Cloud Functions would create) lets the build service
-# account write here and nowhere else.
-resource "google_artifact_registry_repository" "functions" {
-  #checkov:skip=CKV_GCP_84:Images are rebuilt from the source bucket on every deploy and hold no data; Google-managed encryption is sufficient.
-  project       = var.project_id
-  location      = var.region
-  repository_id = "${local.name}-functions"
-  format        = "DOCKER"
-  description   = "Container images of the slotwork functions (built by Cloud Build on deploy)."
-  labels        = local.labels
-
-  depends_on = [google_project_service.enabled]
+  firestore_database               = var.firestore_database
+  create_firestore_database        = var.create_firestore_database
+  firestore_location               = var.firestore_location
+  firestore_point_in_time_recovery = var.firestore_point_in_time_recovery
 }

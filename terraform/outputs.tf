@@ -1,67 +1,71 @@
-# What a caller of this deployment needs: where the functions are, who they
-# run as, and which Scheduler jobs tick which process.
+# The module's outputs, one for one (modules/slotwork/outputs.tf describes them).
 
 output "run_function_url" {
   description = "URL of the run function (Cloud Scheduler's target and OIDC audience)."
-  value       = google_cloudfunctions2_function.run.service_config[0].uri
+  value       = module.slotwork.run_function_url
 }
 
 output "api_function_url" {
-  description = "URL of the HTTPS API; call it with an ID token of one of api_members, e.g. curl -H \"Authorization: Bearer $(gcloud auth print-identity-token)\" <url>/processes."
-  value       = google_cloudfunctions2_function.api.service_config[0].uri
+  description = "URL of the HTTPS API; call it with an ID token of one of api_readers or api_writers, e.g. curl -H \"Authorization: Bearer $(gcloud auth print-identity-token)\" <url>/processes."
+  value       = module.slotwork.api_function_url
 }
 
 output "run_function_name" {
   description = "Name of the run function (and of its Cloud Run service)."
-  value       = google_cloudfunctions2_function.run.name
+  value       = module.slotwork.run_function_name
 }
 
 output "api_function_name" {
   description = "Name of the api function (and of its Cloud Run service)."
-  value       = google_cloudfunctions2_function.api.name
+  value       = module.slotwork.api_function_name
 }
 
-output "runtime_service_account_email" {
-  description = "Service account both functions run as (Firestore, RunJob on the slotwork jobs)."
-  value       = google_service_account.runtime.email
+output "run_service_account_email" {
+  description = "Service account the run function runs as (Firestore, RunJob for continuations)."
+  value       = module.slotwork.run_service_account_email
+}
+
+output "api_service_account_email" {
+  description = "Service account the api function runs as (Firestore, RunJob for :run)."
+  value       = module.slotwork.api_service_account_email
 }
 
 output "scheduler_service_account_email" {
   description = "Service account whose OIDC tokens Cloud Scheduler sends to the run function."
-  value       = google_service_account.scheduler.email
+  value       = module.slotwork.scheduler_service_account_email
 }
 
 output "build_service_account_email" {
   description = "Service account Cloud Build builds the functions as."
-  value       = google_service_account.build.email
+  value       = module.slotwork.build_service_account_email
 }
 
 output "scheduler_job_names" {
-  description = "Full resource name of each process's Cloud Scheduler job, keyed by process (gcloud scheduler jobs run <name> ticks it now)."
-  value       = { for process, job in google_cloud_scheduler_job.tick : process => job.id }
+  description = "Full resource names of each process's Cloud Scheduler jobs, keyed by process: a list in shard order, shard k at index k (gcloud scheduler jobs run <name> ticks that shard now)."
+  value       = module.slotwork.scheduler_job_names
 }
 
 output "scheduler_parent" {
   description = "projects/<project>/locations/<region>: where the jobs live (SLOTWORK_SCHEDULER_PARENT)."
-  value       = local.scheduler_parent
+  value       = module.slotwork.scheduler_parent
 }
 
 output "source_bucket" {
   description = "Bucket holding the zipped function source (versioned)."
-  value       = google_storage_bucket.source.name
+  value       = module.slotwork.source_bucket
 }
 
 output "source_object" {
   description = "Object of the deployed source zip, named after its MD5 hash."
-  value       = google_storage_bucket_object.source.name
+  value       = module.slotwork.source_object
 }
 
 output "firestore_database" {
   description = "Firestore database holding the state."
-  value       = local.firestore_database
+  value       = module.slotwork.firestore_database
 }
 
 output "collection" {
   description = "Top-level Firestore collection of the processes' state."
-  value       = var.collection
+  value       = module.slotwork.collection
 }

@@ -1,7 +1,8 @@
-# Inputs of the slotwork deployment. Every input is typed, described and
-# validated; cross-input rules are preconditions: engine deadline < attempt
-# deadline <= function timeout in scheduler.tf, checkpoint interval < lease in
-# functions.tf.
+# Inputs of this repository's own deployment. Each one but deploy_examples is
+# handed to the module (modules/slotwork) as is, with the same type (processes
+# adds the root's example field); the module describes and validates it in full
+# (modules/slotwork/variables.tf), and null means the module's default.
+# tests/test_terraform.py checks that the types agree.
 
 # ---------------------------------------------------------------------------
 # Where
@@ -10,60 +11,32 @@
 variable "project_id" {
   description = "ID of the Google Cloud project to deploy into (billing enabled)."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
-    error_message = "project_id must be a project ID (6-30 lowercase letters, digits or hyphens, starting with a letter), not a project number or name."
-  }
 }
 
 variable "region" {
-  description = "Region of the functions, the Cloud Scheduler jobs, the source bucket and (by default) the Firestore database."
+  description = "Region of the functions, Scheduler jobs, source bucket and image repository (and of Firestore unless firestore_location). Null: us-central1."
   type        = string
-  default     = "us-central1"
-
-  validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
-    error_message = "region must be a Cloud region such as \"us-central1\" or \"europe-west1\"."
-  }
+  default     = null
 }
 
 variable "labels" {
-  description = "Labels added to the functions, the source bucket and the artifact repository (\"app = slotwork\" is always added)."
+  description = "Labels added to the functions, the source bucket and the image repository. Null: none (app = slotwork is always added)."
   type        = map(string)
-  default     = {}
-
-  validation {
-    condition = alltrue([
-      for key, value in var.labels :
-      can(regex("^[a-z][a-z0-9_-]{0,62}$", key)) && can(regex("^[a-z0-9_-]{0,63}$", value))
-    ])
-    error_message = "Label keys must match ^[a-z][a-z0-9_-]{0,62}$ and values ^[a-z0-9_-]{0,63}$."
-  }
+  default     = null
 }
 
 # ---------------------------------------------------------------------------
-# Processes and their ticks (the one source of truth for jobs is
-# processes.auto.tfvars.json, also read by the local scheduler stand-in)
+# Processes and their ticks (processes.auto.tfvars.json, also read by the local scheduler stand-in)
 # ---------------------------------------------------------------------------
 
 variable "processes" {
-  description = <<-EOT
-    The processes to tick, keyed by process name (each must be a process in
-    functions/processes.py). One Cloud Scheduler job "slotwork-<name>" per entry.
-    - schedule: unix-cron tick schedule. The tick schedule lives here; the slot
-      frequency lives in Firestore and is changed through the API.
-    - time_zone: tz database name of the schedule.
-    - attempt_deadline_seconds: how long Scheduler waits for one tick (15-1800);
-      must exceed the engine deadline and not exceed the run function timeout.
-    - retry: Scheduler retries of a failed tick (a 5xx or a missed attempt
-      deadline); max_retry_duration_seconds = 0 means no time limit.
-    Set in processes.auto.tfvars.json, which Terraform loads automatically.
-  EOT
+  description = "The processes of functions/processes.py and their tick schedules, keyed by name; set in processes.auto.tfvars.json, which Terraform loads automatically. As the module's processes input, plus example: true marks an example process, deployed only with deploy_examples."
   type = map(object({
     schedule                 = string
     time_zone                = optional(string, "Etc/UTC")
     attempt_deadline_seconds = optional(number, 540)
+    shards                   = optional(number, 1)
+    example                  = optional(bool, false) # the root's own: not a module field
     retry = optional(object({
       retry_count                = optional(number, 3)
       min_backoff_seconds        = optional(number, 10)
@@ -72,46 +45,17 @@ variable "processes" {
       max_retry_duration_seconds = optional(number, 0)
     }), {})
   }))
+}
+
+variable "deploy_examples" {
+  description = "Deploy the Scheduler jobs of example processes (example = true in processes.auto.tfvars.json, such as ttl-sweeper) too. Off by default: a production deployment ticks only its own processes, while the local stack runs every process of the file."
+  type        = bool
+  default     = false
+  nullable    = false
 
   validation {
-    condition     = length(var.processes) > 0
-    error_message = "Define at least one process (see processes.auto.tfvars.json)."
-  }
-
-  validation {
-    # The job id "slotwork-<name>" allows [a-zA-Z0-9_-]; the name is also a Firestore document id.
-    condition     = alltrue([for name in keys(var.processes) : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", name))])
-    error_message = "Process names must be 1-100 letters, digits, '-' or '_', starting with a letter or digit."
-  }
-
-  validation {
-    condition     = alltrue([for p in values(var.processes) : can(regex("^\\S+(\\s+\\S+){4}$", trimspace(p.schedule)))])
-    error_message = "Each schedule must be a unix-cron expression with five fields, such as \"*/15 * * * *\"."
-  }
-
-  validation {
-    condition     = alltrue([for p in values(var.processes) : length(trimspace(p.time_zone)) > 0])
-    error_message = "Each time_zone must be a tz database name such as \"Etc/UTC\"."
-  }
-
-  validation {
-    # Cloud Scheduler allows 15 s to 30 min for HTTP targets.
-    condition = alltrue([
-      for p in values(var.processes) :
-      p.attempt_deadline_seconds >= 15 && p.attempt_deadline_seconds <= 1800 && floor(p.attempt_deadline_seconds) == p.attempt_deadline_seconds
-    ])
-    error_message = "attempt_deadline_seconds must be a whole number from 15 to 1800 (the Cloud Scheduler limit for HTTP targets)."
-  }
-
-  validation {
-    condition = alltrue([
-      for p in values(var.processes) :
-      p.retry.retry_count >= 0 && p.retry.retry_count <= 5 &&
-      p.retry.min_backoff_seconds >= 0 && p.retry.max_backoff_seconds >= p.retry.min_backoff_seconds &&
-      p.retry.max_doublings >= 0 && p.retry.max_doublings <= 16 &&
-      p.retry.max_retry_duration_seconds >= 0
-    ])
-    error_message = "retry: retry_count 0-5, 0 <= min_backoff_seconds <= max_backoff_seconds, max_doublings 0-16, max_retry_duration_seconds >= 0."
+    condition     = var.deploy_examples != null
+    error_message = "deploy_examples must be true or false."
   }
 }
 
@@ -120,28 +64,13 @@ variable "processes" {
 # ---------------------------------------------------------------------------
 
 variable "runtime" {
-  description = "Python runtime of both functions."
+  description = "Python runtime of both functions. Null: python311."
   type        = string
-  default     = "python311"
-
-  validation {
-    condition     = contains(["python311", "python312"], var.runtime)
-    error_message = "runtime must be python311 or python312 (the versions slotwork is tested with)."
-  }
+  default     = null
 }
 
 variable "run_function" {
-  description = <<-EOT
-    The `run` function (one invocation = one tick of one process).
-    - timeout_seconds: function timeout (max 3600 for HTTP functions).
-    - engine_deadline_seconds: the tick's working budget (SLOTWORK_DEADLINE_SECONDS);
-      must be below every process's attempt_deadline_seconds.
-    - memory / cpu: instance size (cpu null = the default for that memory).
-    - max_instances / min_instances: instance bounds (0 = scale to zero).
-    - ingress_settings: network ingress. ALLOW_INTERNAL_ONLY admits Cloud Scheduler
-      in the same project calling the run.app URL; invocation also needs IAM
-      (only the scheduler service account has it).
-  EOT
+  description = "Size, timeout, engine deadline and ingress of the run function. Null: the module's defaults."
   type = object({
     timeout_seconds         = optional(number, 540)
     engine_deadline_seconds = optional(number, 480)
@@ -151,46 +80,11 @@ variable "run_function" {
     min_instances           = optional(number, 0)
     ingress_settings        = optional(string, "ALLOW_INTERNAL_ONLY")
   })
-  default = {}
-
-  validation {
-    condition     = var.run_function.timeout_seconds >= 60 && var.run_function.timeout_seconds <= 3600 && floor(var.run_function.timeout_seconds) == var.run_function.timeout_seconds
-    error_message = "run_function.timeout_seconds must be a whole number from 60 to 3600."
-  }
-
-  validation {
-    condition     = var.run_function.engine_deadline_seconds >= 10 && var.run_function.engine_deadline_seconds < var.run_function.timeout_seconds
-    error_message = "run_function.engine_deadline_seconds must be at least 10 and below timeout_seconds."
-  }
-
-  validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?(k|M|G|Mi|Gi)$", var.run_function.memory))
-    error_message = "run_function.memory must be a quantity such as \"512Mi\" or \"1Gi\"."
-  }
-
-  validation {
-    condition     = var.run_function.cpu == null || can(regex("^([0-9]+(\\.[0-9]+)?|[0-9]+m)$", var.run_function.cpu))
-    error_message = "run_function.cpu must be null or a CPU count such as \"1\", \"0.5\" or \"500m\"."
-  }
-
-  validation {
-    condition     = var.run_function.max_instances >= 1 && var.run_function.max_instances <= 1000 && var.run_function.min_instances >= 0 && var.run_function.min_instances <= var.run_function.max_instances
-    error_message = "run_function needs 1 <= max_instances <= 1000 and 0 <= min_instances <= max_instances."
-  }
-
-  validation {
-    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB", "ALLOW_ALL"], var.run_function.ingress_settings)
-    error_message = "run_function.ingress_settings must be ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB or ALLOW_ALL."
-  }
+  default = null
 }
 
 variable "api_function" {
-  description = <<-EOT
-    The `api` function (the HTTPS API; callers need roles/run.invoker, granted to api_members).
-    - timeout_seconds: request timeout (max 3600).
-    - memory / cpu: instance size (cpu null = the default for that memory).
-    - max_instances / min_instances: instance bounds (0 = scale to zero).
-  EOT
+  description = "Size and timeout of the api function. Null: the module's defaults."
   type = object({
     timeout_seconds = optional(number, 60)
     memory          = optional(string, "256Mi")
@@ -198,134 +92,98 @@ variable "api_function" {
     max_instances   = optional(number, 5)
     min_instances   = optional(number, 0)
   })
-  default = {}
+  default = null
+}
 
-  validation {
-    condition     = var.api_function.timeout_seconds >= 1 && var.api_function.timeout_seconds <= 3600 && floor(var.api_function.timeout_seconds) == var.api_function.timeout_seconds
-    error_message = "api_function.timeout_seconds must be a whole number from 1 to 3600."
-  }
+# ---------------------------------------------------------------------------
+# Who may call the API
+# ---------------------------------------------------------------------------
 
-  validation {
-    condition     = can(regex("^[0-9]+(\\.[0-9]+)?(k|M|G|Mi|Gi)$", var.api_function.memory))
-    error_message = "api_function.memory must be a quantity such as \"256Mi\" or \"1Gi\"."
-  }
+variable "api_readers" {
+  description = "IAM members who may call the API to read (any member kind). Null: none."
+  type        = list(string)
+  default     = null
+}
 
-  validation {
-    condition     = var.api_function.cpu == null || can(regex("^([0-9]+(\\.[0-9]+)?|[0-9]+m)$", var.api_function.cpu))
-    error_message = "api_function.cpu must be null or a CPU count such as \"1\", \"0.5\" or \"500m\"."
-  }
-
-  validation {
-    condition     = var.api_function.max_instances >= 1 && var.api_function.max_instances <= 1000 && var.api_function.min_instances >= 0 && var.api_function.min_instances <= var.api_function.max_instances
-    error_message = "api_function needs 1 <= max_instances <= 1000 and 0 <= min_instances <= max_instances."
-  }
+variable "api_writers" {
+  description = "IAM members who may call the API and change things through it (user: and serviceAccount: only). Null: none."
+  type        = list(string)
+  default     = null
 }
 
 variable "api_members" {
-  description = "IAM members allowed to call the API (roles/run.invoker on the api function only), e.g. [\"group:platform@example.com\", \"serviceAccount:ci@p.iam.gserviceaccount.com\"]. Public members are rejected."
+  description = "Deprecated: the same as api_writers. Null: none."
   type        = list(string)
-  default     = []
+  default     = null
+}
 
-  validation {
-    condition     = alltrue([for m in var.api_members : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+$", m))])
-    error_message = "Each api_members entry must be an IAM member such as user:…, group:…, serviceAccount:…, domain:…, principal:… or principalSet:…."
-  }
-
-  validation {
-    condition     = length(setintersection(toset(var.api_members), toset(["allUsers", "allAuthenticatedUsers"]))) == 0
-    error_message = "api_members must not contain allUsers or allAuthenticatedUsers: the API is never public."
-  }
+variable "iap_enabled" {
+  description = "Whether IAP fronts the API (SLOTWORK_TRUST_IAP). Null: false."
+  type        = bool
+  default     = null
 }
 
 # ---------------------------------------------------------------------------
-# Engine configuration (environment of both functions)
+# Engine configuration
 # ---------------------------------------------------------------------------
 
 variable "collection" {
-  description = "Top-level Firestore collection holding the processes' state (SLOTWORK_COLLECTION)."
+  description = "Top-level Firestore collection of the processes' state (SLOTWORK_COLLECTION). Null: slotwork."
   type        = string
-  default     = "slotwork"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", var.collection))
-    error_message = "collection must be 1-100 letters, digits, '-' or '_', starting with a letter or digit."
-  }
+  default     = null
 }
 
 variable "lease_seconds" {
-  description = "Lease of a tick on its process (SLOTWORK_LEASE_SECONDS): renewed at every checkpoint; a crashed tick's slot is resumed at most this long after its last checkpoint."
+  description = "Lease of a tick on its process (SLOTWORK_LEASE_SECONDS). Null: 120."
   type        = number
-  default     = 120
-
-  validation {
-    condition     = var.lease_seconds >= 10 && var.lease_seconds <= 3600
-    error_message = "lease_seconds must be from 10 to 3600."
-  }
+  default     = null
 }
 
 variable "checkpoint" {
-  description = "How often a tick checkpoints (SLOTWORK_CHECKPOINT_ITEMS, SLOTWORK_CHECKPOINT_SECONDS): after this many items or seconds, whichever comes first. A crash loses at most the work since the last checkpoint; each checkpoint is one commit. items: 1-400 (one commit's worth); seconds: below lease_seconds."
+  description = "Checkpoint interval in items and seconds. Null: 400 items or 5 s."
   type = object({
     items   = optional(number, 400)
     seconds = optional(number, 5)
   })
-  default = {}
+  default = null
+}
 
-  validation {
-    condition     = var.checkpoint.items >= 1 && var.checkpoint.items <= 400 && floor(var.checkpoint.items) == var.checkpoint.items
-    error_message = "checkpoint.items must be a whole number from 1 to 400."
-  }
-
-  validation {
-    condition     = var.checkpoint.seconds > 0
-    error_message = "checkpoint.seconds must be positive (and below lease_seconds: a precondition in functions.tf)."
-  }
+variable "ttl_sweeper_collections" {
+  description = "Collections the ttl-sweeper example may sweep (SLOTWORK_TTL_SWEEPER_COLLECTIONS). Null: none."
+  type        = list(string)
+  default     = null
 }
 
 variable "min_frequency_seconds" {
-  description = "Smallest slot frequency the API accepts (SLOTWORK_MIN_FREQUENCY_SECONDS). The frequency itself is set per process through the API, not here."
+  description = "Smallest slot frequency the API accepts (SLOTWORK_MIN_FREQUENCY_SECONDS). Null: 900."
   type        = number
-  default     = 900
-
-  validation {
-    condition     = var.min_frequency_seconds >= 60
-    error_message = "min_frequency_seconds must be at least 60."
-  }
+  default     = null
 }
 
 # ---------------------------------------------------------------------------
 # Firestore
 # ---------------------------------------------------------------------------
 
-variable "create_firestore_database" {
-  description = "Create the project's (default) Firestore database in Native mode. Set false when the project already has one (it must be Native mode)."
-  type        = bool
-  default     = true
+variable "firestore_database" {
+  description = "Firestore database of slotwork's state: (default), or a database of its own such as slotwork (SLOTWORK_DATABASE). Null: (default)."
+  type        = string
+  default     = null
+}
 
-  validation {
-    condition     = var.create_firestore_database != null
-    error_message = "create_firestore_database must be true or false."
-  }
+variable "create_firestore_database" {
+  description = "Create the Firestore database (false: the project already has it). Null: true."
+  type        = bool
+  default     = null
 }
 
 variable "firestore_location" {
-  description = "Location of the Firestore database when it is created (a region such as \"europe-west1\" or a multi-region such as \"nam5\"); null = var.region. Cannot be changed later."
+  description = "Location of the created database. Null: region."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.firestore_location == null || can(regex("^[a-z0-9-]+$", var.firestore_location))
-    error_message = "firestore_location must be null or a Firestore location id such as \"europe-west1\" or \"nam5\"."
-  }
 }
 
 variable "firestore_point_in_time_recovery" {
-  description = "Enable Firestore point-in-time recovery (7 days of versions) on the created database."
+  description = "Point-in-time recovery on the created database. Null: true."
   type        = bool
-  default     = true
-
-  validation {
-    condition     = var.firestore_point_in_time_recovery != null
-    error_message = "firestore_point_in_time_recovery must be true or false."
-  }
+  default     = null
 }

@@ -1,26 +1,25 @@
-# Terraform and provider versions, and the provider configuration of this
-# root configuration (it is applied directly, not called as a module).
+# Terraform and provider versions of this repository's own deployment, and
+# the provider configuration (the module configures none).
 
 terraform {
-  # optional() attribute defaults need 1.3; preconditions need 1.2.
-  required_version = ">= 1.3"
+  # 1.5 is the oldest release this deployment is documented for.
+  required_version = ">= 1.5"
 
+  # As the module (modules/slotwork/versions.tf says why).
   required_providers {
     google = {
-      source = "hashicorp/google"
-      # build_config.service_account and the Firestore database arguments
-      # used here exist in 6.x and 7.x.
-      version = ">= 6.0, < 8"
+      source  = "hashicorp/google"
+      version = "~> 6.50"
     }
     archive = {
-      source = "hashicorp/archive"
-      # 2.5 added glob patterns to archive_file excludes.
-      version = ">= 2.5, < 3"
+      source  = "hashicorp/archive"
+      version = "~> 2.7"
     }
   }
 }
 
+# Every resource of the module names its project and location itself; the
+# project here is for the provider's own calls.
 provider "google" {
   project = var.project_id
-  region  = var.region
 }

@@ -1,8 +1,8 @@
 """The Cloud Scheduler job definitions, read from the file Terraform deploys them from.
 
 ``terraform/processes.auto.tfvars.json`` is the one source of truth: Terraform
-creates one job per entry, and the local scheduler ticks the same jobs with
-the same body and retry policy.
+creates one job per entry and shard (``job_id(process, shard)``), and the local
+scheduler ticks the same entries with the same schedule and retry policy.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ JOBS_FILE = ROOT / "terraform" / "processes.auto.tfvars.json"
 JOB_PREFIX = "slotwork-"  # as slotwork.triggers.job_id and Terraform's local.job_ids
 # Cloud Scheduler's own limits on retry_config (values outside are refused at apply).
 MAX_RETRY_COUNT = 5
+MAX_SHARDS = 100  # as the validation of Terraform's var.processes
 
 
 class JobsFileError(ValueError):
     """The job definitions file is missing or malformed; the message names what and where."""
-
-
-# As Terraform's validation of processes[*].shards (and slotwork.buckets.MAX_SHARDS).
-MAX_SHARDS = 100
 
 
 def job_id(process: str, shard: int) -> str:
@@ -115,6 +112,13 @@ def _number(entry: Mapping[str, Any], key: str, where: str) -> float:
     return float(value)
 
 
+def _shards(entry: Mapping[str, Any], where: str) -> int:
+    value = entry.get("shards", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SHARDS:
+        raise JobsFileError(f"{where}: shards must be an integer 1..{MAX_SHARDS}, got {value!r}")
+    return value
+
+
 def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict[str, JobSpec]:
     """JobSpecs by job id (one per shard of each process) from the tfvars structure
     ``{"processes": {...}}``."""
@@ -132,9 +136,6 @@ def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict
         schedule, time_zone = entry.get("schedule"), entry.get("time_zone", "Etc/UTC")
         if not isinstance(schedule, str) or not isinstance(time_zone, str):
             raise JobsFileError(f"{where}: schedule and time_zone must be strings")
-        shards = entry.get("shards", 1)
-        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
-            raise JobsFileError(f"{where}: shards must be a whole number from 1 to {MAX_SHARDS}")
         spec = JobSpec(
             process=name,
             schedule=schedule,
@@ -150,7 +151,7 @@ def parse_jobs(data: Mapping[str, Any], source: str = "job definitions") -> dict
                 ),
             ),
         )
-        for shard in range(shards):
+        for shard in range(_shards(entry, where)):
             one = replace(spec, shard=shard)
             jobs[one.job_id] = one
     return jobs

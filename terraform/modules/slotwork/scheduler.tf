@@ -1,5 +1,7 @@
-# One Cloud Scheduler job per process: every tick POSTs {"process": NAME} to
-# the `run` function with an OIDC token of the scheduler service account.
+# One Cloud Scheduler job per process and shard (local.jobs, main.tf): every
+# tick POSTs {"process": NAME, "shard": K} to the `run` function with an OIDC
+# token of the scheduler service account. All shards of a process share its
+# schedule, deadline and retry policy.
 #
 # Terraform owns the tick schedule only. The slot frequency, the process's
 # settings and pausing live in Firestore and are changed through the API,
@@ -13,12 +15,12 @@
 # A retry that overlaps a tick still running finds its live lease ("busy").
 
 resource "google_cloud_scheduler_job" "tick" {
-  for_each = var.processes
+  for_each = local.jobs
 
   project     = var.project_id
   region      = var.region
-  name        = local.job_ids[each.key]
-  description = "slotwork: tick of process ${each.key} (continuations and the API's :run call RunJob on this job)."
+  name        = each.key
+  description = "slotwork: tick of shard ${each.value.shard} of process ${each.value.process} (continuations and the API's :run call RunJob on this job)."
   schedule    = each.value.schedule
   time_zone   = each.value.time_zone
 
@@ -35,7 +37,7 @@ resource "google_cloud_scheduler_job" "tick" {
   http_target {
     http_method = "POST"
     uri         = google_cloudfunctions2_function.run.service_config[0].uri
-    body        = base64encode(jsonencode({ process = each.key }))
+    body        = base64encode(jsonencode({ process = each.value.process, shard = each.value.shard }))
     headers = {
       "Content-Type" = "application/json"
     }
@@ -49,11 +51,18 @@ resource "google_cloud_scheduler_job" "tick" {
   lifecycle {
     precondition {
       condition     = var.run_function.engine_deadline_seconds < each.value.attempt_deadline_seconds
-      error_message = "Process ${each.key}: run_function.engine_deadline_seconds (${var.run_function.engine_deadline_seconds}) must be below attempt_deadline_seconds (${each.value.attempt_deadline_seconds}), or Scheduler gives up on ticks that are still working."
+      error_message = "Process ${each.value.process}: run_function.engine_deadline_seconds (${var.run_function.engine_deadline_seconds}) must be below attempt_deadline_seconds (${each.value.attempt_deadline_seconds}), or Scheduler gives up on ticks that are still working."
+    }
+    precondition {
+      # All shards of a process tick at the same moment, one instance each
+      # (max_instance_request_concurrency = 1): fewer instances would turn
+      # some of those ticks into 429s and Scheduler retries.
+      condition     = each.value.shards <= var.run_function.max_instances
+      error_message = "Process ${each.value.process}: shards (${each.value.shards}) must not exceed run_function.max_instances (${var.run_function.max_instances}), or its shards cannot all tick at once."
     }
     precondition {
       condition     = each.value.attempt_deadline_seconds <= min(1800, var.run_function.timeout_seconds)
-      error_message = "Process ${each.key}: attempt_deadline_seconds (${each.value.attempt_deadline_seconds}) must not exceed min(1800, run_function.timeout_seconds = ${var.run_function.timeout_seconds})."
+      error_message = "Process ${each.value.process}: attempt_deadline_seconds (${each.value.attempt_deadline_seconds}) must not exceed min(1800, run_function.timeout_seconds = ${var.run_function.timeout_seconds})."
     }
   }
 

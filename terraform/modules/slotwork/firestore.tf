@@ -2,11 +2,11 @@
 # (slotwork.indexes.COMPOSITE_INDEXES; tests/test_terraform.py checks that the
 # two agree, in both directions).
 
-resource "google_firestore_database" "default" {
+resource "google_firestore_database" "slotwork" {
   count = var.create_firestore_database ? 1 : 0
 
   project                           = var.project_id
-  name                              = "(default)" # the engine's client uses the default database
+  name                              = var.firestore_database # SLOTWORK_DATABASE
   location_id                       = local.firestore_location
   type                              = "FIRESTORE_NATIVE"
   app_engine_integration_mode       = "DISABLED"
@@ -22,8 +22,8 @@ resource "google_firestore_database" "default" {
 
 locals {
   # A reference to the created database (so indexes wait for it), or the
-  # existing (default) database when create_firestore_database = false.
-  firestore_database = var.create_firestore_database ? google_firestore_database.default[0].name : "(default)"
+  # existing one when create_firestore_database = false.
+  firestore_database = var.create_firestore_database ? google_firestore_database.slotwork[0].name : var.firestore_database
 }
 
 # slotwork.indexes.PENDING_WORK: pending items of one process,

@@ -1,5 +1,5 @@
 # The two HTTP Cloud Functions (2nd gen), built from the same source zip,
-# running as the runtime service account with the same engine environment.
+# each running as its own service account, with the same engine environment.
 # Neither is public: invoking a 2nd-gen function needs roles/run.invoker on
 # its Cloud Run service, granted below to named members only.
 
@@ -35,7 +35,7 @@ resource "google_cloudfunctions2_function" "run" {
     max_instance_request_concurrency = 1 # one tick per instance: its deadline budget is its own
     ingress_settings                 = var.run_function.ingress_settings
     all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.runtime.email
+    service_account_email            = google_service_account.run.email
     environment_variables            = local.function_env
   }
 
@@ -47,13 +47,15 @@ resource "google_cloudfunctions2_function" "run" {
   }
 
   depends_on = [
-    google_project_iam_member.build,
+    google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_gcf_source_reader,
+    google_storage_bucket_iam_member.build_source_reader,
     google_artifact_registry_repository_iam_member.build_writer,
   ]
 }
 
 resource "google_cloudfunctions2_function" "api" {
-  #checkov:skip=CKV_GCP_124:The API's callers (people, CI, services elsewhere) are outside the project's network by design; roles/run.invoker, granted only to var.api_members, is the access control.
+  #checkov:skip=CKV_GCP_124:The API's callers (people, CI, services elsewhere) are outside the project's network by design; roles/run.invoker, granted only to var.api_readers and var.api_writers, is the access control.
   project     = var.project_id
   location    = var.region
   name        = local.api_function_name
@@ -81,15 +83,18 @@ resource "google_cloudfunctions2_function" "api" {
     max_instance_count = var.api_function.max_instances
     min_instance_count = var.api_function.min_instances
     # Callers (people, CI, other services) are outside the project's network;
-    # IAM (api_members) decides who gets in.
+    # IAM (api_readers, api_writers) decides who gets in; the function
+    # decides who may change things (SLOTWORK_API_WRITERS).
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.runtime.email
+    service_account_email          = google_service_account.api.email
     environment_variables          = local.function_env
   }
 
   depends_on = [
-    google_project_iam_member.build,
+    google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_gcf_source_reader,
+    google_storage_bucket_iam_member.build_source_reader,
     google_artifact_registry_repository_iam_member.build_writer,
   ]
 }
@@ -108,7 +113,7 @@ resource "google_cloud_run_service_iam_member" "run_invoker" {
 }
 
 resource "google_cloud_run_service_iam_member" "api_invoker" {
-  for_each = toset(var.api_members)
+  for_each = local.api_invokers
 
   project  = var.project_id
   location = google_cloudfunctions2_function.api.location

@@ -1,0 +1,4 @@
+variable "project_id" {
+  description = "ID of the Google Cloud project to deploy into (billing enabled)."
+  type        = string
+}
