@@ -16,6 +16,7 @@ from slotwork.api.auth import Policy
 from slotwork.config import DEFAULT_DATABASE, ENV_VARS, Config
 from slotwork.deployment import ConfigurationError, StartFailure, build, start
 from slotwork.errors import InvalidArgument
+from slotwork.store.firestore import FirestoreStore
 from slotwork_local.emulator import Emulator
 
 from conftest import PROJECT, new_client
@@ -175,5 +176,6 @@ def test_a_named_database_keeps_its_state_apart(emulator: Emulator) -> None:
     default_work = new_client(emulator).collection(collection).document("noop").collection("work")
     assert list(default_work.list_documents()) == []
     # ...and the App of a deployment names its database on its client.
-    client = build({**BASE, "SLOTWORK_DATABASE": "tenant-a"}).app.client
-    assert client._database_string.endswith("/databases/tenant-a")
+    store = build({**BASE, "SLOTWORK_DATABASE": "tenant-a"}).app.store
+    assert isinstance(store, FirestoreStore)
+    assert store.client._database_string.endswith("/databases/tenant-a")

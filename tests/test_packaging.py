@@ -38,6 +38,11 @@ def test_every_env_var_is_read_by_config() -> None:
         "SLOTWORK_SCHEDULER_ENDPOINT": "http://127.0.0.1:1",
         "SLOTWORK_SHARDS": '{"mod-a": 4}',
         "GOOGLE_CLOUD_PROJECT": "p",
+        "SLOTWORK_API_AUTH": "verified",
+        "SLOTWORK_API_WRITERS": "Ops@Example.com, ci@p.iam.gserviceaccount.com",
+        "SLOTWORK_TRUST_IAP": "true",
+        "SLOTWORK_DATABASE": "slotwork",
+        "SLOTWORK_TTL_SWEEPER_COLLECTIONS": "sessions, events",
     }
     assert set(env) == set(ENV_VARS)
     config = Config.from_env(env)
@@ -53,6 +58,11 @@ def test_every_env_var_is_read_by_config() -> None:
         scheduler_parent="projects/p/locations/l",
         scheduler_endpoint="http://127.0.0.1:1",
         shards={"mod-a": 4},
+        api_auth="verified",
+        api_writers=frozenset({"ops@example.com", "ci@p.iam.gserviceaccount.com"}),
+        trust_iap=True,
+        database="slotwork",
+        ttl_sweeper_collections=("sessions", "events"),
     )
     assert Config.from_env({}) == Config()
 

@@ -15,6 +15,7 @@ import importlib
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -403,14 +404,15 @@ def test_processes_file_has_the_shape_the_local_scheduler_reads() -> None:
 
 
 def test_the_local_scheduler_reads_each_process_shard_count() -> None:
-    specs = load_jobs(PROCESSES_FILE)
-    assert {name: spec.shards for name, spec in specs.items()} == {
+    specs = load_jobs(PROCESSES_FILE).values()
+    assert Counter(spec.process for spec in specs) == {
         name: entry["shards"] for name, entry in processes_file().items()
     }
     entry = {**processes_file()["ttl-sweeper"]}
     del entry["shards"]
-    assert parse_jobs({"processes": {"p": entry}})["p"].shards == 1, "shards defaults to 1"
-    assert parse_jobs({"processes": {"p": {**entry, "shards": 3}}})["p"].shards == 3
+    assert list(parse_jobs({"processes": {"p": entry}})) == ["slotwork-p-0"], "one shard by default"
+    three = parse_jobs({"processes": {"p": {**entry, "shards": 3}}})
+    assert [spec.shard for spec in three.values()] == [0, 1, 2]
     for bad in (0, MAX_SHARDS + 1, 1.5, "2", True):
         with pytest.raises(JobsFileError, match="shards"):
             parse_jobs({"processes": {"p": {**entry, "shards": bad}}})
