@@ -17,8 +17,16 @@ class CompositeIndex:
     fields: tuple[tuple[str, str], ...]  # (field path, "ASCENDING" | "DESCENDING")
 
 
-# Pending items: where list in [ACTIVE, CLEANUP] and done_slot < slot,
-# order by list, done_slot, __name__ (and the same filters counted).
-PENDING_WORK = CompositeIndex("work", (("list", "ASCENDING"), ("done_slot", "ASCENDING")))
+# Pending items of an unsharded process: where list in [ACTIVE, CLEANUP] and
+# done_slot < slot, order by list descending (cleanup first), done_slot,
+# __name__ (and the same filters counted).
+PENDING_WORK = CompositeIndex("work", (("list", "DESCENDING"), ("done_slot", "ASCENDING")))
+# Pending items of one shard: the same, and bucket >= low and bucket < high,
+# ordered by bucket after done_slot.
+PENDING_SHARD_WORK = CompositeIndex(
+    "work", (("list", "DESCENDING"), ("done_slot", "ASCENDING"), ("bucket", "ASCENDING"))
+)
+# (Run records are listed by run.slot then __name__, both descending: served by
+# the automatic single-field index.)
 
-COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (PENDING_WORK,)
+COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (PENDING_WORK, PENDING_SHARD_WORK)

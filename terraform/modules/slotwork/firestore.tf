@@ -26,9 +26,9 @@ locals {
   firestore_database = var.create_firestore_database ? google_firestore_database.slotwork[0].name : var.firestore_database
 }
 
-# slotwork.indexes.PENDING_WORK: pending items of one process,
-#   {collection}/{process}/work where list == X and done_slot < slot
-#   order by done_slot, __name__
+# slotwork.indexes.PENDING_WORK: pending items of one unsharded process,
+#   {collection}/{process}/work where list in [ACTIVE, CLEANUP] and done_slot < slot
+#   order by list descending (cleanup first), done_slot, __name__
 # The query runs on one process's subcollection, so the scope is COLLECTION
 # (collection id "work"). __name__ is written out: Firestore appends it to
 # every composite index anyway, and stating it keeps plans free of diffs.
@@ -40,11 +40,42 @@ resource "google_firestore_index" "pending_work" {
 
   fields {
     field_path = "list"
-    order      = "ASCENDING"
+    order      = "DESCENDING"
   }
 
   fields {
     field_path = "done_slot"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# slotwork.indexes.PENDING_SHARD_WORK: pending items of one shard, the same
+# filters and bucket >= low and bucket < high, ordered by bucket after done_slot.
+resource "google_firestore_index" "pending_shard_work" {
+  project     = var.project_id
+  database    = local.firestore_database
+  collection  = "work"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "list"
+    order      = "DESCENDING"
+  }
+
+  fields {
+    field_path = "done_slot"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "bucket"
     order      = "ASCENDING"
   }
 
