@@ -37,7 +37,13 @@ DESIGN_ROUTES = {
     ("GET", "/openapi.json"),
 }
 # Beyond the design's table: the root answers where the document is.
-EXTRA_ROUTES = {("GET", "/")}
+# Beyond DESIGN.md's table: the index, and the bulk and release routes of issue 14.
+EXTRA_ROUTES = {
+    ("GET", "/"),
+    ("POST", "/processes/{process}/work:batchUnregister"),
+    ("POST", "/processes/{process}/work:batchRelease"),
+    ("POST", "/processes/{process}/work/{item}:release"),
+}
 ALL_ROUTES = DESIGN_ROUTES | EXTRA_ROUTES
 
 
@@ -183,6 +189,28 @@ def test_every_operation_answers_documented_statuses_and_bodies(
         ("GET", "/processes/{process}", "/processes/keys", None, 200),
         ("GET", "/processes/{process}/runs", "/processes/keys/runs", None, 200),
         ("DELETE", "/processes/{process}/work/{item}", item, None, 202),
+        (
+            "POST",
+            "/processes/{process}/work:batchUnregister",
+            "/processes/keys/work:batchUnregister",
+            {"names": ["b", "nobody"]},
+            200,
+        ),
+        (
+            "POST",
+            "/processes/{process}/work:batchRelease",
+            "/processes/keys/work:batchRelease",
+            {"names": ["c"]},
+            200,
+        ),
+        ("POST", "/processes/{process}/work/{item}:release", item + ":release", None, 200),
+        (
+            "PATCH",
+            "/processes/{process}",
+            "/processes/keys",
+            {"rateLimit": {"count": 5, "per": "2s"}, "errorBudget": {"perItem": 3, "perRun": 0.2}},
+            200,
+        ),
         ("GET", "/openapi.json", "/openapi.json", None, 200),
         ("GET", "/", "/", None, 200),
         # and the documented errors

@@ -18,6 +18,7 @@ from slotwork.api.errors import FailedPrecondition, FieldViolation
 from slotwork.app import App
 from slotwork.errors import InvalidArgument
 from slotwork.params import to_params, validate_name
+from slotwork.policies import MAX_ERRORS, ONE_SECOND, ErrorBudget, Rate
 from slotwork.schema import Params, WorkResponse
 from slotwork.triggers import NoTrigger
 
@@ -90,7 +91,17 @@ def get_process(call: Call) -> Reply:
 def update_process(call: Call) -> Reply:
     """PATCH /processes/{process}"""
     call.app.definition(call.process)
-    body = fields_of(call.body, ("scheduleFrequency", "settings", "catchUp", "pauseAfterAborts"))
+    body = fields_of(
+        call.body,
+        (
+            "scheduleFrequency",
+            "settings",
+            "catchUp",
+            "pauseAfterAborts",
+            "rateLimit",
+            "errorBudget",
+        ),
+    )
     frequency = None
     if body.get("scheduleFrequency") is not None:
         frequency = duration(body["scheduleFrequency"], "scheduleFrequency", limits.MAX_FREQUENCY)
@@ -110,8 +121,47 @@ def update_process(call: Call) -> Reply:
         catch_up=policy,
         run_late_within=run_late_within,
         pause_after_aborts=pause_after,
+        rate_limit=_rate(body.get("rateLimit")),
+        error_budget=_error_budget(body.get("errorBudget")),
     )
     return Reply(200, to_json(state))
+
+
+def _rate(value: object) -> Rate | None:
+    if value is None:
+        return None
+    fields = fields_of(value, ("count", "per"), "rateLimit", required=("count",))
+    count = fields["count"]
+    if isinstance(count, bool) or not isinstance(count, int | float):
+        raise FieldViolation("rateLimit.count", "must be a number of items")
+    per = ONE_SECOND
+    if fields.get("per") is not None:
+        per = duration(fields["per"], "rateLimit.per", limits.MAX_FREQUENCY)
+    try:
+        return Rate(float(count), per)
+    except ValueError as err:
+        raise FieldViolation("rateLimit", str(err)) from None
+
+
+def _error_budget(value: object) -> ErrorBudget | None:
+    if value is None:
+        return None
+    fields = fields_of(value, ("perItem", "perRun"), "errorBudget")
+    current = ErrorBudget()
+    per_item = current.per_item
+    if fields.get("perItem") is not None:
+        per_item = integer(fields["perItem"], "errorBudget.perItem", 0, MAX_ERRORS)
+    per_run: int | float = current.per_run
+    raw = fields.get("perRun")
+    if isinstance(raw, float) and not raw.is_integer():
+        if not 0 < raw < 1:
+            raise FieldViolation("errorBudget.perRun", "a fraction must be between 0 and 1")
+        per_run = raw
+    elif raw is not None:
+        per_run = integer(
+            int(raw) if isinstance(raw, float) else raw, "errorBudget.perRun", 0, MAX_ERRORS
+        )
+    return ErrorBudget(per_item, per_run)
 
 
 def _catch_up(value: object) -> tuple[str | None, timedelta | None]:
@@ -238,6 +288,58 @@ def unregister_work(call: Call) -> Reply:
     item = call.item
     call.app.unregister(call.process, item)
     return Reply(202, _work(call, call.app.get_work(call.process, item)))
+
+
+def release_work(call: Call) -> Reply:
+    """POST /processes/{process}/work/{item}:release"""
+    call.app.definition(call.process)
+    fields_of(call.body, ())
+    call.app.release(call.process, call.item)
+    return Reply(200, _work(call, call.app.get_work(call.process, call.item)))
+
+
+def _names(call: Call) -> list[str]:
+    """The ``names`` of a batch body, checked as a whole before anything is written."""
+    names = fields_of(call.body, ("names",), required=("names",))["names"]
+    if not isinstance(names, list):
+        raise FieldViolation("names", "must be a JSON array")
+    if len(names) > limits.MAX_BATCH_ITEMS:
+        raise FieldViolation(
+            "names", f"has {len(names)} entries; send at most {limits.MAX_BATCH_ITEMS} per call"
+        )
+    checked: list[str] = []
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(names):
+        try:
+            name = validate_name(raw, "item name")
+        except InvalidArgument as err:
+            raise FieldViolation(f"names[{index}]", str(err)) from None
+        if name in first_index:
+            raise FieldViolation(
+                f"names[{index}]", f"{name[:80]!r} appears twice (also names[{first_index[name]}])"
+            )
+        first_index[name] = index
+        checked.append(name)
+    return checked
+
+
+def _changed(names: list[str], changed: list[bool]) -> Reply:
+    results = [{"name": n, "changed": c} for n, c in zip(names, changed, strict=True)]
+    return Reply(200, {"results": results})
+
+
+def batch_unregister(call: Call) -> Reply:
+    """POST /processes/{process}/work:batchUnregister"""
+    call.app.definition(call.process)
+    names = _names(call)
+    return _changed(names, call.app.unregister_many(call.process, names))
+
+
+def batch_release(call: Call) -> Reply:
+    """POST /processes/{process}/work:batchRelease"""
+    call.app.definition(call.process)
+    names = _names(call)
+    return _changed(names, call.app.release_many(call.process, names))
 
 
 # -- runs and the document ----------------------------------------------------------------

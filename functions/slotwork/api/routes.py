@@ -17,6 +17,7 @@ from typing import Any
 from slotwork.api import handlers, limits
 from slotwork.api.handlers import Handler
 from slotwork.api.paths import decode_segment
+from slotwork.model import FILTERABLE_STATES
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _page_size(default: int) -> QueryParam:
     )
 
 
-STATES = ["queued", "active", "completed", "incomplete", "aborted", "cleanup", "dropped"]
+STATES = [state.value for state in FILTERABLE_STATES]
 WRITE_ERRORS = (400, 404, 409, 413, 415, 500, 503)
 
 ROUTES: tuple[Route, ...] = (
@@ -156,7 +157,8 @@ ROUTES: tuple[Route, ...] = (
         handlers.update_process,
         "updateProcess",
         "Change the slot frequency (raised to the deployment's minimum), settings, "
-        "catch-up policy or pause-after-aborts; absent fields are left as they are.",
+        "catch-up policy, pause-after-aborts, rate limit or error budget; absent fields "
+        "are left as they are.",
         200,
         "Process",
         request="UpdateProcessRequest",
@@ -224,6 +226,47 @@ ROUTES: tuple[Route, ...] = (
         "BatchRegisterResponse",
         request="BatchRegisterRequest",
         body_limit=limits.MAX_BATCH_BODY_BYTES,
+        errors=WRITE_ERRORS,
+        writes=True,
+    ),
+    Route(
+        "POST",
+        "/processes/{process}/work:batchUnregister",
+        handlers.batch_unregister,
+        "batchUnregisterWork",
+        f"Unregister up to {limits.MAX_BATCH_ITEMS} items (idempotent; unknown names are "
+        "skipped); all names are validated before any item is written.",
+        200,
+        "BatchChangeResponse",
+        request="BatchNamesRequest",
+        body_limit=limits.MAX_BATCH_BODY_BYTES,
+        errors=WRITE_ERRORS,
+        writes=True,
+    ),
+    Route(
+        "POST",
+        "/processes/{process}/work:batchRelease",
+        handlers.batch_release,
+        "batchReleaseWork",
+        f"Release up to {limits.MAX_BATCH_ITEMS} quarantined items (others are left as "
+        "they are); all names are validated before any item is written.",
+        200,
+        "BatchChangeResponse",
+        request="BatchNamesRequest",
+        body_limit=limits.MAX_BATCH_BODY_BYTES,
+        errors=WRITE_ERRORS,
+        writes=True,
+    ),
+    Route(
+        "POST",
+        "/processes/{process}/work/{item}:release",
+        handlers.release_work,
+        "releaseWork",
+        "Release a quarantined item: it is active again, its failure count reset "
+        "(an item that is not quarantined is left as it is).",
+        200,
+        "WorkResponse",
+        request="EmptyRequest",
         errors=WRITE_ERRORS,
         writes=True,
     ),

@@ -21,6 +21,7 @@ from slotwork.params import (
     MAX_PARAMS_ENTRIES,
     MAX_STRING_PARAM_BYTES,
 )
+from slotwork.policies import MAX_ERRORS
 from slotwork.schema import Process, RunRecord, WorkResponse
 
 Schema = dict[str, Any]
@@ -199,6 +200,43 @@ def components() -> dict[str, Schema]:
                         "minimum": 0,
                         "maximum": limits.MAX_PAUSE_AFTER_ABORTS,
                     },
+                    "rateLimit": _request(
+                        {
+                            "count": {
+                                "type": "number",
+                                "exclusiveMinimum": True,
+                                "minimum": 0,
+                                "description": "Items per period (the whole process's).",
+                            },
+                            "per": {**DURATION, "description": "The period (default 1s)."},
+                        },
+                        ("count",),
+                    ),
+                    "errorBudget": _request(
+                        {
+                            "perItem": {"type": "integer", "minimum": 0, "maximum": MAX_ERRORS},
+                            "perRun": {
+                                "type": "number",
+                                "minimum": 0,
+                                "maximum": MAX_ERRORS,
+                                "description": (
+                                    "Errors a run tolerates: a whole number, or a fraction "
+                                    "(0 < f < 1) of the items the run started with."
+                                ),
+                            },
+                        }
+                    ),
+                }
+            ),
+            "BatchNamesRequest": _request(
+                {"names": {"type": "array", "maxItems": limits.MAX_BATCH_ITEMS, "items": NAME}},
+                ("names",),
+            ),
+            "BatchChangeResponse": _response(
+                {
+                    "results": _array(
+                        _response({"name": {"type": "string"}, "changed": {"type": "boolean"}})
+                    )
                 }
             ),
             "PauseRequest": _request(
