@@ -34,6 +34,7 @@ from slotwork.engine import (
 from slotwork.engine.runs import combined_status
 from slotwork.engine.state import DEFAULT_CHECKPOINT_SECONDS
 from slotwork.errors import InvalidArgument, NotFound
+from slotwork.estimates import final_estimate, part_estimate, run_estimate
 from slotwork.model import WorkState, state_filter, work_state
 from slotwork.params import ParamsLike, shorten, to_params, validate_name
 from slotwork.policies import ErrorBudget, Rate
@@ -41,6 +42,7 @@ from slotwork.process import Process
 from slotwork.registry import Registration, Registry
 from slotwork.schema import CatchUp, Params, RunRecord, WorkResponse
 from slotwork.schema import Process as ProcessState
+from slotwork.schema.documents import ts_to_datetime
 from slotwork.store import Commit, Counter, ProcessChange, StateStore, StoredItem
 from slotwork.triggers import NoTrigger, Trigger
 from slotwork.uris import work_uri
@@ -279,13 +281,20 @@ class App:
         if not state.HasField("error_budget"):
             state.error_budget.CopyFrom((definition.error_budget or ErrorBudget()).to_message())
         shards = self.store.read_shards(definition.name)
+        run = state.run
+        now = self.clock()
+        slot_end = ts_to_datetime(run.slot) + frequency
+        parts = [s.shard for s in shards.values() if run.id and s.shard.run_id == run.id]
         for index in sorted(shards):
-            state.shards.append(shards[index].shard)
+            shard = shards[index].shard
+            if shard.run_id == run.id:
+                shard.estimate.CopyFrom(part_estimate(shard, now, slot_end))
+            state.shards.append(shard)
         first = shards.get(0)
         if first is not None:
             state.lease.CopyFrom(first.shard.lease)
-        run = state.run
-        parts = [s.shard for s in shards.values() if run.id and s.shard.run_id == run.id]
+        if not run.HasField("slot"):
+            return state
         if parts and not rules.run_is_final(run):
             live = combined_status(p.status for p in parts)
             live.state = run.status.state
@@ -294,6 +303,11 @@ class App:
             run.items_total = sum(p.items_total for p in parts)
             run.items_left = sum(max(0, p.items_total - p.items_done) for p in parts)
             run.invocations = sum(p.invocations for p in parts)
+            run.estimate.CopyFrom(run_estimate(parts, now, slot_end))
+        else:
+            run.estimate.CopyFrom(
+                final_estimate(run.items_total, run.items_left, run.items_failed, slot_end)
+            )
         return state
 
     def list_processes(self) -> list[ProcessState]:

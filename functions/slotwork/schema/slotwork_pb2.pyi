@@ -112,6 +112,26 @@ class ErrorBudget(_message.Message):
     per_run_fraction: float
     def __init__(self, per_item: _Optional[int] = ..., per_run: _Optional[int] = ..., per_run_fraction: _Optional[float] = ...) -> None: ...
 
+class Estimate(_message.Message):
+    __slots__ = ("total", "done", "left", "failed", "rate", "eta", "slot_end", "finishes_in_slot")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
+    SLOT_END_FIELD_NUMBER: _ClassVar[int]
+    FINISHES_IN_SLOT_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    done: int
+    left: int
+    failed: int
+    rate: float
+    eta: _timestamp_pb2.Timestamp
+    slot_end: _timestamp_pb2.Timestamp
+    finishes_in_slot: bool
+    def __init__(self, total: _Optional[int] = ..., done: _Optional[int] = ..., left: _Optional[int] = ..., failed: _Optional[int] = ..., rate: _Optional[float] = ..., eta: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., slot_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finishes_in_slot: _Optional[bool] = ...) -> None: ...
+
 class Progress(_message.Message):
     __slots__ = ("time", "done")
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -121,7 +141,7 @@ class Progress(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., done: _Optional[int] = ...) -> None: ...
 
 class Shard(_message.Message):
-    __slots__ = ("schema_version", "process_name", "index", "lease", "run_id", "slot", "shards", "status", "invocations", "items_total", "items_done", "items_failed", "commits", "stalled_takeovers", "done_at_takeover", "current_item", "suspect_items", "progress", "counted_errors")
+    __slots__ = ("schema_version", "process_name", "index", "lease", "run_id", "slot", "shards", "status", "invocations", "items_total", "items_done", "items_failed", "commits", "stalled_takeovers", "done_at_takeover", "current_item", "suspect_items", "progress", "counted_errors", "estimate")
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROCESS_NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +161,7 @@ class Shard(_message.Message):
     SUSPECT_ITEMS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     COUNTED_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     process_name: str
     index: int
@@ -160,10 +181,11 @@ class Shard(_message.Message):
     suspect_items: int
     progress: _containers.RepeatedCompositeFieldContainer[Progress]
     counted_errors: int
-    def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., index: _Optional[int] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ..., run_id: _Optional[str] = ..., slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shards: _Optional[int] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., items_total: _Optional[int] = ..., items_done: _Optional[int] = ..., items_failed: _Optional[int] = ..., commits: _Optional[int] = ..., stalled_takeovers: _Optional[int] = ..., done_at_takeover: _Optional[int] = ..., current_item: _Optional[str] = ..., suspect_items: _Optional[int] = ..., progress: _Optional[_Iterable[_Union[Progress, _Mapping]]] = ..., counted_errors: _Optional[int] = ...) -> None: ...
+    estimate: Estimate
+    def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., index: _Optional[int] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ..., run_id: _Optional[str] = ..., slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shards: _Optional[int] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., items_total: _Optional[int] = ..., items_done: _Optional[int] = ..., items_failed: _Optional[int] = ..., commits: _Optional[int] = ..., stalled_takeovers: _Optional[int] = ..., done_at_takeover: _Optional[int] = ..., current_item: _Optional[str] = ..., suspect_items: _Optional[int] = ..., progress: _Optional[_Iterable[_Union[Progress, _Mapping]]] = ..., counted_errors: _Optional[int] = ..., estimate: _Optional[_Union[Estimate, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("slot", "status", "invocations", "settings_version", "items_left", "missed_slots", "missed_slot_count", "reason", "id", "sequence", "shards", "work_version", "items_total", "finished_shards", "aborting", "items_failed", "counted_errors")
+    __slots__ = ("slot", "status", "invocations", "settings_version", "items_left", "missed_slots", "missed_slot_count", "reason", "id", "sequence", "shards", "work_version", "items_total", "finished_shards", "aborting", "items_failed", "counted_errors", "estimate")
     SLOT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +203,7 @@ class Run(_message.Message):
     ABORTING_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FAILED_FIELD_NUMBER: _ClassVar[int]
     COUNTED_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     slot: _timestamp_pb2.Timestamp
     status: Status
     invocations: int
@@ -198,7 +221,8 @@ class Run(_message.Message):
     aborting: bool
     items_failed: int
     counted_errors: int
-    def __init__(self, slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., settings_version: _Optional[int] = ..., items_left: _Optional[int] = ..., missed_slots: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., missed_slot_count: _Optional[int] = ..., reason: _Optional[str] = ..., id: _Optional[str] = ..., sequence: _Optional[int] = ..., shards: _Optional[int] = ..., work_version: _Optional[int] = ..., items_total: _Optional[int] = ..., finished_shards: _Optional[_Iterable[int]] = ..., aborting: _Optional[bool] = ..., items_failed: _Optional[int] = ..., counted_errors: _Optional[int] = ...) -> None: ...
+    estimate: Estimate
+    def __init__(self, slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., settings_version: _Optional[int] = ..., items_left: _Optional[int] = ..., missed_slots: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., missed_slot_count: _Optional[int] = ..., reason: _Optional[str] = ..., id: _Optional[str] = ..., sequence: _Optional[int] = ..., shards: _Optional[int] = ..., work_version: _Optional[int] = ..., items_total: _Optional[int] = ..., finished_shards: _Optional[_Iterable[int]] = ..., aborting: _Optional[bool] = ..., items_failed: _Optional[int] = ..., counted_errors: _Optional[int] = ..., estimate: _Optional[_Union[Estimate, _Mapping]] = ...) -> None: ...
 
 class CatchUp(_message.Message):
     __slots__ = ("policy", "run_late_within")
