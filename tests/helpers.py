@@ -40,6 +40,10 @@ class FakeClock:
         with self._lock:
             self.now += delta
 
+    def sleep(self, seconds: float) -> None:
+        """A ``sleep`` for the App that only moves this clock."""
+        self.advance(timedelta(seconds=seconds))
+
 
 def counter_ids(prefix: str = "inst") -> Callable[[], str]:
     """Instance ids inst-1, inst-2, ... so tests can name the holder."""
@@ -55,15 +59,21 @@ def make_app(
     *,
     process: str = "sweep",
     settings: ParamsLike = None,
+    definition: dict[str, Any] | None = None,
     **options: Any,
 ) -> slotwork.App:
     """An App of one hourly ``process`` run by ``worker``: instance ids
-    ``{prefix}-1``, ``{prefix}-2``, ...; ``options`` go to ``slotwork.App``
-    (a minimum frequency of 60 s unless given).
+    ``{prefix}-1``, ``{prefix}-2``, ...; ``definition`` goes to ``slotwork.Process``
+    (concurrency, shards, policies), ``options`` to ``slotwork.App`` (a minimum
+    frequency of 60 s unless given; a FakeClock's own ``sleep``).
     """
-    definition = slotwork.Process(process, worker, frequency=HOUR, settings=settings)
+    defined = slotwork.Process(
+        process, worker, frequency=HOUR, settings=settings, **(definition or {})
+    )
     defaults: dict[str, Any] = {"min_frequency": 60, "ids": counter_ids(prefix)}
-    return slotwork.App([definition], client=client, clock=clock, **{**defaults, **options})
+    if isinstance(clock, FakeClock):
+        defaults["sleep"] = clock.sleep
+    return slotwork.App([defined], client=client, clock=clock, **{**defaults, **options})
 
 
 class RecordingTrigger:

@@ -135,16 +135,20 @@ class _Lost:
         self.busy = busy
 
 
+def _check_shard(deps: TickDeps, shard: int | None, limit: int) -> None:
+    if shard is None:
+        return
+    if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < limit:
+        raise InvalidArgument(
+            f"process {deps.name!r} has shards 0..{limit - 1}; there is no shard {shard!r}"
+        )
+
+
 def _candidates(
     deps: TickDeps, shards: int, shard: int | None
 ) -> list[tuple[int, ShardSnapshot]]:
     """The shards this tick may try, with their documents, in the order to try them."""
     if shard is not None:
-        limit = max(shards, deps.definition.shards)
-        if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < limit:
-            raise InvalidArgument(
-                f"process {deps.name!r} has shards 0..{limit - 1}; there is no shard {shard!r}"
-            )
         return [(shard, deps.store.read_shard(deps.name, shard))] if shard < shards else []
     if shards == 1:
         return [(0, deps.store.read_shard(deps.name, 0))]
@@ -166,6 +170,7 @@ def _claim_shard(
     state = snap.process
     new_run = verdict.decision is rules.Decision.CLAIM
     shards = deps.definition.shards if new_run else max(state.run.shards, 1)
+    _check_shard(deps, shard, max(shards, deps.definition.shards))
     if shards > 1 and not state.buckets_complete and not _backfilled(deps, shard, deadline):
         return _skipped(deps, Outcome.BUSY, verdict.slot, shard or 0)
     run = _new_run(deps, state, verdict.slot, frequency, shards, now) if new_run else state.run

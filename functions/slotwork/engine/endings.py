@@ -64,17 +64,15 @@ def finish(deps: TickDeps, state: RunState, checkpointer: Checkpointer) -> TickR
             closed.append(run)
             return [RunWrite(RunRecord(run=run), RunWriteMode.REPLACE)], change
         snap = deps.store.read_run(deps.name, state.run.id)
-        base = snap.record.run if snap.update_time is not None else state.run
-        finished = sorted(set(base.finished_shards) | {part.index})
-        if len(finished) >= state.run.shards:
+        base = Run()
+        base.CopyFrom(snap.record.run if snap.update_time is not None else state.run)
+        base.finished_shards[:] = sorted(set(base.finished_shards) | {part.index})
+        if len(base.finished_shards) >= state.run.shards:
             parts = runs.parts_of(deps, state.run, own=part)
             run, change = _close_run(deps, state, base, parts, now)
-            run.finished_shards[:] = finished
             closed.append(run)
         else:
-            run = Run()
-            run.CopyFrom(base)
-            run.finished_shards[:] = finished
+            run = base
             run.aborting = run.aborting or aborted
             change = ProcessChange(run_aborting=True) if aborted else ProcessChange()
         mode = RunWriteMode.IF_UNCHANGED if snap.update_time is not None else RunWriteMode.CREATE
