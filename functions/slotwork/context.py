@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from slotwork.errors import InvalidArgument
-from slotwork.params import check_map_key
+from slotwork.params import check_map_key, shorten
 from slotwork.process import ABORT, CONTINUE, ErrorAction
 from slotwork.schema import Params
 from slotwork.store import ErrorEntry
@@ -162,9 +162,12 @@ class RunTally:
                 f"item {item.item[:80]!r} has more than {MAX_ITEM_STATS} stat names",
                 item.dropped_stats[0],
             )
-        for entry in item.errors.recent:
-            self.errors.add(entry.time, f"item {item.item!r}: {entry.text}")
-        self.errors.total += item.errors.total - len(item.errors.recent)
+        # Only this attempt's errors: its earlier attempts' are counted already.
+        new = item.errors.total - item.earlier_errors
+        shown = item.errors.recent[len(item.errors.recent) - min(new, len(item.errors.recent)) :]
+        for entry in shown:
+            self.errors.add(entry.time, f"item {shorten(item.item)}: {entry.text}")
+        self.errors.total += new - len(shown)
 
 
 class ItemContext:

@@ -171,11 +171,13 @@ def stall_after_takeover(previous: Shard, run_id: str, now: datetime) -> Stall:
     return Stall(1, previous.items_done)
 
 
-def final_state(aborted: bool, errors: int) -> Status.State:
-    """The state a finished item, shard part or run ends in."""
+def final_state(aborted: bool, failures: int) -> Status.State:
+    """The state a finished item, shard part or run ends in: aborted, incomplete with
+    any failure (an item's errors; a part's or a run's items that ended failed),
+    else completed."""
     if aborted:
         return Status.ABORTED
-    return Status.INCOMPLETE if errors else Status.COMPLETED
+    return Status.INCOMPLETE if failures else Status.COMPLETED
 
 
 def run_final_state(parts: Iterable[Status]) -> Status.State:

@@ -59,7 +59,9 @@ class Checkpointer:
         self.increments: dict[Counter, float] = {}
         # Errors this shard has reported to the process document (sharded runs).
         self.reported_errors = state.part.counted_errors
-        # Update times of the items of the last commit (a retried item writes again).
+        # Items that will be written again this tick (retries): their update times
+        # as the last commit that wrote them left them.
+        self.watched: set[str] = set()
         self.updated: dict[str, datetime] = {}
 
     # -- when -------------------------------------------------------------------
@@ -85,6 +87,16 @@ class Checkpointer:
 
     def queue(self, write: ItemWrite) -> None:
         self.writes[write.name] = write
+
+    def watch(self, name: str) -> None:
+        """Keep the update time ``name`` gets from the next commit that writes it."""
+        self.watched.add(name)
+        self.updated.pop(name, None)
+
+    def unwatch(self, name: str) -> datetime | None:
+        """Stop watching ``name``; its update time, if a commit wrote it."""
+        self.watched.discard(name)
+        return self.updated.pop(name, None)
 
     def owe(self, counter: Counter, amount: float) -> None:
         """Add to a process counter with the next commit."""
@@ -224,7 +236,9 @@ class Checkpointer:
         self.writes = {}
         self.increments = {}
         self.reported_errors = state.part.counted_errors
-        self.updated = dict(committed.items)
+        for name, time in committed.items.items():
+            if name in self.watched:
+                self.updated[name] = time
         now = self.deps.clock()
         self.last = now
         if not release and now >= held_until:

@@ -231,7 +231,7 @@ def dispatcher_for(definition: Process, clock: Clock, one_at_a_time: bool) -> Di
 
 class RateLimiter:
     """Spaces dispatches ``1 / rate`` apart (a shard takes its share of the
-    process's rate); an idle spell banks at most one interval."""
+    process's rate); an idle spell banks nothing, so no burst ever exceeds it."""
 
     def __init__(self) -> None:
         self._next: datetime | None = None
@@ -248,8 +248,7 @@ class RateLimiter:
             self._next = None
             return
         interval = timedelta(seconds=max(share, 1) / rate.per_second)
-        start = now - interval if self._next is None else max(self._next, now - interval)
-        self._next = start + interval
+        self._next = (now if self._next is None else max(self._next, now)) + interval
 
 
 class RetryQueue:

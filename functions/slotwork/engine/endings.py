@@ -53,7 +53,9 @@ def finish(deps: TickDeps, state: RunState, checkpointer: Checkpointer) -> TickR
     now = deps.clock()
     part = state.part
     aborted = state.aborted
-    part.status.state = final_state(aborted, state.tally.errors.total)
+    # Incomplete when an item ended the slot failed (one that failed, then
+    # succeeded on a retry, did not).
+    part.status.state = final_state(aborted, part.items_failed)
     part.status.finish_time.CopyFrom(datetime_to_ts(now))
     closed: list[Run] = []
 

@@ -61,6 +61,8 @@ class Work:
         self.limiter = RateLimiter()
         self.in_flight: set[str] = set()
         self.set_aside: set[str] = set()
+        # A retry that did not fit in memory waits in the store: the part is not done.
+        self.unparked = False
 
     def run(self) -> bool:
         """True when the shard has nothing left in the slot (or its run aborted)."""
@@ -113,6 +115,9 @@ class Work:
             if len(self.retries):
                 self._wait_for_retries()
                 continue
+            if exhausted and self.unparked:
+                state.stop = Stop.RETRY_LATER
+                return False
             return exhausted
 
     def _check_stop(self) -> None:
@@ -181,17 +186,18 @@ class Work:
             self.checkpointer.commit()
         due = item.next_attempt_time
         if item.attempt_slot == self.state.slot and due is not None and due > self.deps.clock():
-            self.retries.park(item, due)
+            if not self.retries.park(item, due):
+                self.unparked = True
             return False
         return True
 
     def _due_retry(self) -> StoredItem | None:
         item = self.retries.pop_due(self.deps.clock())
-        if item is None:
-            return None
+        if item is None or item.name not in self.checkpointer.watched:
+            return item  # none due, or one read from the stream as it is stored
         if item.name in self.checkpointer.writes:
             self.checkpointer.commit()  # its retry state must land before it runs again
-        updated = self.checkpointer.updated.get(item.name)
+        updated = self.checkpointer.unwatch(item.name)
         if updated is None:
             return None  # its write was dropped: a new registration stands
         return StoredItem(
@@ -290,7 +296,10 @@ class Work:
                 failed_slots=job.item.failed_slots,
                 doc={"status": status_doc(fields.status)},
             )
-            self.retries.park(parked, verdict.retry_at)
+            if self.retries.park(parked, verdict.retry_at):
+                self.checkpointer.watch(parked.name)
+            else:
+                self.unparked = True
         if state.part.suspect_items > 0:
             state.part.current_item = ""
             state.part.suspect_items -= 1
