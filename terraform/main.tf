@@ -43,4 +43,7 @@ module "slotwork" {
   create_firestore_database        = var.create_firestore_database
   firestore_location               = var.firestore_location
   firestore_point_in_time_recovery = var.firestore_point_in_time_recovery
+
+  notification_channels = var.notification_channels
+  alerts_enabled        = var.alerts_enabled
 }

@@ -69,3 +69,18 @@ output "collection" {
   description = "Top-level Firestore collection of the processes' state."
   value       = module.slotwork.collection
 }
+
+output "metric_types" {
+  description = "The log-based metrics, keyed as in modules/slotwork/metrics.json: the metric type of each (logging.googleapis.com/user/slotwork/<key>), for charts and alerts of the caller's own."
+  value       = module.slotwork.metric_types
+}
+
+output "alert_policy_names" {
+  description = "Resource names (projects/<project>/alertPolicies/<id>) of the alert policies, keyed by alert: slot_unfinished, run_aborted, slots_missed, items_quarantined, tick_failures."
+  value       = module.slotwork.alert_policy_names
+}
+
+output "dashboard_id" {
+  description = "Id of the Cloud Monitoring dashboard \"slotwork\" (projects/<number>/dashboards/<id>)."
+  value       = module.slotwork.dashboard_id
+}

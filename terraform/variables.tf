@@ -187,3 +187,19 @@ variable "firestore_point_in_time_recovery" {
   type        = bool
   default     = null
 }
+
+# ---------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------
+
+variable "notification_channels" {
+  description = "Notification channels of the alert policies (projects/<project>/notificationChannels/<id>). Null: none (incidents only)."
+  type        = list(string)
+  default     = null
+}
+
+variable "alerts_enabled" {
+  description = "Whether the alert policies are enabled. Null: true."
+  type        = bool
+  default     = null
+}

@@ -760,6 +760,122 @@ def test_a_database_of_its_own_confines_the_firestore_role_to_it() -> None:
 
 
 # ---------------------------------------------------------------------------
+# Monitoring: log-based metrics (metrics.json), alerts, the dashboard
+# (tests/test_metrics.py evaluates the metrics against the engine's log lines)
+# ---------------------------------------------------------------------------
+
+METRIC_CATALOG = MODULE_DIR / "metrics.json"
+# What issue 16 asks an operator to be alerted to, by the module's alert key.
+ALERTS = {"slot_unfinished", "run_aborted", "slots_missed", "items_quarantined", "tick_failures"}
+# Aligners the Monitoring API accepts on a DELTA metric of each value type
+# (google.monitoring.v3.Aggregation.Aligner), with the reducers that may follow.
+ALIGNERS = {
+    "counter": {"ALIGN_SUM", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_COUNT", "ALIGN_MAX"},
+    "distribution": {"ALIGN_PERCENTILE_99", "ALIGN_PERCENTILE_95", "ALIGN_PERCENTILE_50"},
+}
+NUMERIC_REDUCERS = {"REDUCE_SUM", "REDUCE_MAX", "REDUCE_MEAN", "REDUCE_MIN"}
+
+
+@cache
+def metric_catalog() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(METRIC_CATALOG.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_log_metrics_are_made_from_the_catalog_file() -> None:
+    assert locals_()["metric_catalog"] == '${jsondecode(file("${path.module}/metrics.json"))}'
+    sources = re.sub(r"\s", "", locals_()["log_sources"])
+    assert sources == (
+        "${{forsource,filterinlocal.metric_catalog.sources:source=>"
+        'replace(replace(filter,"{run_service}",local.run_function_name),"{project}",var.project_id)}}'
+    ), "the placeholders tests/test_metrics.py fills in the same way"
+    assert "{run_service}" in metric_catalog()["sources"]["engine"]
+    rendered = locals_()["metrics"]
+    assert 'filter = "${local.log_sources[m.source]} AND (${m.filter})"' in rendered
+    assert 'name = "${local.metric_prefix}${key}"' in rendered
+    metric = resource("google_logging_metric", "slotwork")
+    assert attr(metric, "for_each") == "${local.metrics}"
+    assert attr(metric, "filter") == "${each.value.filter}"
+    assert attr(metric, "name") == "${each.value.name}"
+    descriptor = block(metric, "metric_descriptor")
+    assert attr(descriptor, "metric_kind") == "DELTA", "log-based metrics are DELTA"
+    assert attr(descriptor, "value_type") == '${each.value.distribution ? "DISTRIBUTION" : "INT64"}'
+    assert "local.metric_catalog.labels[label].extractor" in attr(metric, "label_extractors")
+    assert attr(metric, "value_extractor") == "${each.value.value}"
+
+
+def _alert_metric(alert: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = metric_catalog()["metrics"][alert["metric"]]
+    return spec
+
+
+def test_each_alert_watches_a_catalog_metric_with_an_aggregation_its_kind_allows() -> None:
+    alerts = locals_()["alerts"]
+    assert set(alerts) == ALERTS
+    for key, alert in alerts.items():
+        metric = _alert_metric(alert)
+        assert alert["aligner"] in ALIGNERS[metric["kind"]], key
+        assert alert["reducer"] in NUMERIC_REDUCERS, key
+        labels = set(metric["labels"])
+        assert {g.removeprefix("metric.label.") for g in alert["group_by"]} <= labels, key
+        if "process" in labels:
+            assert alert["group_by"] == ["metric.label.process"], f"{key}: an incident per process"
+            assert "${metric.label.process}" in alert["subject"], f"{key}: names the process"
+        for label in re.findall(r"metric\.label\.(\w+)", alert["extra_filter"]):
+            assert label in labels, key
+        assert 60 <= alert["window"] <= 90000, "the API's alignment period range for alerts"
+        assert alert["severity"] in {"CRITICAL", "ERROR", "WARNING"}
+    policy = resource("google_monitoring_alert_policy", "slotwork")
+    condition = block(block(policy, "conditions"), "condition_threshold")
+    assert "local.metric_types[each.value.metric]" in attr(condition, "filter")
+    assert 'resource.type=\\"cloud_run_revision\\"' in attr(condition, "filter")
+    assert attr(condition, "evaluation_missing_data") == "EVALUATION_MISSING_DATA_INACTIVE"
+    # The metric types come from the created metrics, so alerts wait for them.
+    assert "google_logging_metric.slotwork" in locals_()["metric_types"]
+
+
+def test_every_alert_says_what_to_do_and_obeys_the_inputs() -> None:
+    for key, alert in locals_()["alerts"].items():
+        content = alert["content"]
+        assert "What to do:" in content and "1. " in content, key
+        assert re.search(r"`(gcloud|GET|POST|PATCH) ", content), f"{key}: a command to start from"
+    policy = resource("google_monitoring_alert_policy", "slotwork")
+    assert attr(policy, "for_each") == "${local.alerts}"
+    assert attr(policy, "enabled") == "${var.alerts_enabled}"
+    assert attr(policy, "notification_channels") == "${var.notification_channels}"
+    assert variable_default("alerts_enabled") is True
+    assert variable_default("notification_channels") == []
+    documentation = block(policy, "documentation")
+    assert attr(documentation, "mime_type") == "text/markdown"
+    assert "each.value.content" in attr(documentation, "content")
+
+
+def test_the_dashboard_charts_every_metric_per_process() -> None:
+    charts = locals_()["dashboard_charts"]
+    assert sorted(c["metric"] for c in charts) == sorted(metric_catalog()["metrics"])
+    for chart in charts:
+        metric = metric_catalog()["metrics"][chart["metric"]]
+        assert set(chart["group_by"]) <= set(metric["labels"]), chart
+        if "process" in metric["labels"]:
+            assert chart["group_by"][0] == "process", f"{chart['metric']}: a series per process"
+        kind = "counter" if chart["query"] == "count" else "distribution"
+        assert metric["kind"] == kind, f"{chart['metric']}: {chart['query']} of a {metric['kind']}"
+    dashboard = resource("google_monitoring_dashboard", "slotwork")
+    assert attr(dashboard, "dashboard_json").startswith("${jsonencode(")
+    assert "local.dashboard_widgets" in attr(dashboard, "dashboard_json")
+    # PromQL's name of a log-based metric (Cloud Monitoring's mapping).
+    assert locals_()["promql_names"] == (
+        '${{for key in keys(local.metrics) : key => "logging_googleapis_com:user_'
+        '${replace(local.metric_prefix, "/", "_")}${key}"}}'
+    )
+
+
+def test_the_logging_and_monitoring_apis_are_enabled() -> None:
+    services = locals_()["services"]
+    assert "logging.googleapis.com" in services and "monitoring.googleapis.com" in services
+
+
+# ---------------------------------------------------------------------------
 # Inputs and outputs
 # ---------------------------------------------------------------------------
 
@@ -783,6 +899,9 @@ def test_outputs_give_urls_service_accounts_and_job_names() -> None:
         "scheduler_service_account_email",
         "build_service_account_email",
         "scheduler_job_names",
+        "metric_types",
+        "alert_policy_names",
+        "dashboard_id",
     }
     assert required <= set(outputs()), f"missing outputs: {sorted(required - set(outputs()))}"
     for name, body in outputs().items():

@@ -65,4 +65,8 @@ module "slotwork" {
   create_firestore_database        = true
   firestore_location               = "eur3"
   firestore_point_in_time_recovery = true
+
+  # Alerts notify the on-call channel (create it first: gcloud beta monitoring channels create).
+  notification_channels = ["projects/${var.project_id}/notificationChannels/1234567890"]
+  alerts_enabled        = true
 }

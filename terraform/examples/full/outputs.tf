@@ -17,3 +17,13 @@ output "firestore_database" {
   description = "The Firestore database holding the state."
   value       = module.slotwork.firestore_database
 }
+
+output "alert_policy_names" {
+  description = "The alert policies, by alert."
+  value       = module.slotwork.alert_policy_names
+}
+
+output "dashboard_id" {
+  description = "The Cloud Monitoring dashboard of the deployment."
+  value       = module.slotwork.dashboard_id
+}

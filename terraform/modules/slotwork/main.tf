@@ -9,7 +9,8 @@
 #   functions.tf  the `run` and `api` Cloud Functions (2nd gen) and who may invoke them
 #   scheduler.tf  one Cloud Scheduler job per process and shard, ticking `run`
 #   firestore.tf  the database and the composite indexes of the code's queries
-#   outputs.tf    URLs, service accounts, job names
+#   monitoring.tf log-based metrics (defined in metrics.json), alert policies, a dashboard
+#   outputs.tf    URLs, service accounts, job names, metrics, alerts
 
 locals {
   # Every resource name starts with this. It is fixed, not an input: the

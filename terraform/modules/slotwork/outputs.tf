@@ -73,3 +73,18 @@ output "collection" {
   description = "Top-level Firestore collection of the processes' state."
   value       = var.collection
 }
+
+output "metric_types" {
+  description = "The log-based metrics, keyed as in modules/slotwork/metrics.json: the metric type of each (logging.googleapis.com/user/slotwork/<key>), for charts and alerts of the caller's own."
+  value       = local.metric_types
+}
+
+output "alert_policy_names" {
+  description = "Resource names (projects/<project>/alertPolicies/<id>) of the alert policies, keyed by alert: slot_unfinished, run_aborted, slots_missed, items_quarantined, tick_failures."
+  value       = { for key, policy in google_monitoring_alert_policy.slotwork : key => policy.name }
+}
+
+output "dashboard_id" {
+  description = "Id of the Cloud Monitoring dashboard \"slotwork\" (projects/<number>/dashboards/<id>)."
+  value       = google_monitoring_dashboard.slotwork.id
+}

@@ -10,9 +10,10 @@ locals {
     "cloudresourcemanager.googleapis.com", # project IAM bindings
     "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
-    "iam.googleapis.com", # service accounts and the custom role
-    "logging.googleapis.com",
-    "run.googleapis.com", # 2nd-gen functions run on Cloud Run
+    "iam.googleapis.com",        # service accounts and the custom role
+    "logging.googleapis.com",    # log-based metrics
+    "monitoring.googleapis.com", # alert policies and the dashboard
+    "run.googleapis.com",        # 2nd-gen functions run on Cloud Run
     "storage.googleapis.com",
   ])
 }

@@ -456,3 +456,31 @@ variable "firestore_point_in_time_recovery" {
     error_message = "firestore_point_in_time_recovery must be true or false."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Monitoring (monitoring.tf: log-based metrics, alert policies, the dashboard)
+# ---------------------------------------------------------------------------
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channels every slotwork alert policy notifies, as full ids (projects/<project>/notificationChannels/<id>; gcloud beta monitoring channels list). Empty: the alerts open incidents in the console and notify no one."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "Each notification_channels entry must be a channel id such as \"projects/my-project/notificationChannels/1234567890\"."
+  }
+}
+
+variable "alerts_enabled" {
+  description = "Whether the slotwork alert policies are enabled. false keeps them (and their documentation) in the project but evaluates none, so no incident opens and no one is notified; the log-based metrics and the dashboard stay either way."
+  type        = bool
+  default     = true
+  nullable    = false
+
+  validation {
+    condition     = var.alerts_enabled != null
+    error_message = "alerts_enabled must be true or false."
+  }
+}
