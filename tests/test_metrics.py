@@ -38,7 +38,7 @@ import slotwork
 from slotwork.deployment import run_tick
 from slotwork.engine.state import TickResult
 from slotwork.logs import LOGGER, JsonFormatter
-from slotwork.model import Outcome
+from slotwork.model import FAILED_TICK, Outcome
 from slotwork.schema import RunRecord, Status
 from slotwork.schema.documents import ts_to_datetime
 from slotwork_local.emulator import Emulator
@@ -364,12 +364,16 @@ def _sum_by_process(points: list[tuple[dict[str, str], float]]) -> dict[str, flo
 
 
 def test_ticks_are_counted_once_each_by_outcome(observed: Observed) -> None:
-    points = _values("ticks", observed)
+    all_points = _values("ticks", observed)
+    # A tick that answered an error (the 404 request) is counted as failed.
+    failed = [labels for labels, _ in all_points if labels["outcome"] == FAILED_TICK]
+    assert len(failed) == len(observed.failed_requests)
+    points = [(labels, v) for labels, v in all_points if labels["outcome"] != FAILED_TICK]
     assert [labels["outcome"] for labels, _ in points] == [t.outcome for t in observed.ticks]
     assert {labels["outcome"] for labels, _ in points} >= {"claimed", "done", "paused", "aborted"}
     assert {labels["outcome"] for labels, _ in points} <= {o.value for o in Outcome}
     assert [labels["process"] for labels, _ in points] == [t.process for t in observed.ticks]
-    assert {labels["shard"] for labels, _ in points} == {"0"}
+    assert {labels["shard"] for labels, _ in all_points} == {"0"}
 
 
 def test_items_processed_and_retried_sum_to_what_the_ticks_did(observed: Observed) -> None:
@@ -485,9 +489,9 @@ def test_tick_failures_count_the_run_services_5xx_answers_only(observed: Observe
     assert not _matched(metric, observed.entries()), "the stdout lines are not requests"
     failed_line = [json.loads(line) for line in observed.lines if '"tick failed"' in line]
     assert [(f["status"], f["severity"]) for f in failed_line] == [(404, "WARNING")]
-    assert not any(
-        m.query.matches(stdout_entry(json.dumps(failed_line[0]), RUN)) for m in metrics().values()
-    )
+    # Its own line counts it once, among the ticks by outcome ("failed"), and nowhere else.
+    entry = stdout_entry(json.dumps(failed_line[0]), RUN)
+    assert [k for k, m in sorted(metrics().items()) if m.query.matches(entry)] == ["ticks"]
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from slotwork.clock import ServerAnchoredClock
 from slotwork.config import ENV_VARS, Config
 from slotwork.errors import InvalidArgument, SlotworkError
 from slotwork.logs import event
+from slotwork.model import FAILED_TICK
 from slotwork.process import Process
 from slotwork.triggers import CloudSchedulerTrigger, NoTrigger, Trigger
 
@@ -197,12 +198,29 @@ def parse_run_body(raw: bytes) -> tuple[str, int | None]:
 
 def run_tick(app: App, raw: bytes) -> tuple[int, dict[str, Any]]:
     """Answer a Scheduler tick: (HTTP status, JSON body)."""
+    process: str | None = None
+    shard: int | None = None
     try:
         process, shard = parse_run_body(raw)
         result = app.tick(process, shard)
     except SlotworkError as err:
         # 5xx only for a fault worth a Scheduler retry (the store was unreachable).
         level = logging.ERROR if err.http_status >= 500 else logging.WARNING
-        event(level, "tick failed", status=err.http_status, detail=str(err)[:MAX_LOG_DETAIL])
+        event(
+            level,
+            "tick failed",
+            event="tick",
+            outcome=FAILED_TICK,
+            process=process[:200] if process else None,
+            shard=shard or 0,
+            processed=0,
+            cleaned=0,
+            errors=0,
+            retried=0,
+            failed=0,
+            left=None,
+            status=err.http_status,
+            detail=str(err)[:MAX_LOG_DETAIL],
+        )
         return err.http_status, err.body()
     return 200, result.to_json()

@@ -24,6 +24,9 @@ class Outcome(enum.StrEnum):
 SKIPPED = frozenset({Outcome.DONE, Outcome.BUSY, Outcome.PAUSED})
 """Outcomes of a tick that did not claim."""
 
+FAILED_TICK = "failed"
+"""The outcome in a tick's log line when it answered an error instead (4xx/5xx)."""
+
 
 # The list an item is on, as stored (Work.List names).
 ACTIVE = Work.List.Name(Work.ACTIVE)

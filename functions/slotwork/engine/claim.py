@@ -186,7 +186,9 @@ def _claim_shard(
             continue
         part, killer = _part(deps, current, run, state, now)
         write = ShardWrite(part, current.update_time)
-        commit = _starting(deps, state, run, write, now) if new_run else Commit(shard=write)
+        commit = (
+            _starting(deps, state, run, write, now, frequency) if new_run else Commit(shard=write)
+        )
         try:
             committed = deps.store.commit(deps.name, commit)
         except PreconditionFailed:
@@ -262,7 +264,12 @@ def _new_run(
 
 
 def _starting(
-    deps: TickDeps, state: ProcessState, run: Run, shard: ShardWrite, now: datetime
+    deps: TickDeps,
+    state: ProcessState,
+    run: Run,
+    shard: ShardWrite,
+    now: datetime,
+    frequency: timedelta,
 ) -> Commit:
     """The claim that starts ``run``: the shard's lease, the run's record (created
     only if no other shard did first), the process's summary, and the close of
@@ -272,7 +279,7 @@ def _starting(
     aggregate: dict[str, float] = {}
     previous = state.run
     if previous.HasField("slot") and not rules.run_is_final(previous):
-        closed = runs.close_abandoned(deps, state, now)
+        closed = runs.close_abandoned(deps, state, now, frequency)
         writes.insert(0, RunWrite(closed, RunWriteMode.REPLACE))
         aggregate = runs.aggregate_of(closed.run, state)
     values = ProcessState(run=run)

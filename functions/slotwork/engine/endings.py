@@ -37,6 +37,7 @@ def result(deps: TickDeps, state: RunState, outcome: str, **kwargs: object) -> T
         cleaned=counts.cleaned,
         errors=counts.errors,
         retried=counts.retried,
+        failed=counts.failed,
         run_id=state.run.id,
         **kwargs,  # type: ignore[arg-type]
     )

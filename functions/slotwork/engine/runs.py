@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slotwork import rules
 from slotwork.buckets import shard_range
@@ -114,7 +114,9 @@ def parts_of(deps: TickDeps, run: Run, own: Shard | None = None) -> list[Shard]:
     return [parts[k] for k in sorted(parts)]
 
 
-def close_abandoned(deps: TickDeps, state: ProcessState, now: datetime) -> RunRecord:
+def close_abandoned(
+    deps: TickDeps, state: ProcessState, now: datetime, frequency: timedelta
+) -> RunRecord:
     """Close the process's unfinished run, which a new slot's run replaces:
     INCOMPLETE, with the items it left."""
     run = Run()
@@ -131,15 +133,22 @@ def close_abandoned(deps: TickDeps, state: ProcessState, now: datetime) -> RunRe
     finish(run, parts, Status.INCOMPLETE, now)
     run.reason = "the slot ended before the run finished"
     run.items_left = _left(deps, slot, run)
+    finished = ts_to_datetime(run.status.finish_time)
     event(
         logging.WARNING,
         "slot ended with items not processed",
         event="run",
         process=deps.name,
+        shard=None,  # closed by whichever shard starts the next slot's run
         slot=slot,
         run_id=run.id,
+        instance=deps.instance,
         run_state="INCOMPLETE",
+        items_total=run.items_total,
+        items_failed=run.items_failed,
         items_left=run.items_left,
+        duration_seconds=run.status.stats.get("duration", 0.0),
+        slot_lag_seconds=(finished - (slot + frequency)).total_seconds(),
         stats=dict(run.status.stats),
         unfinished=True,
     )

@@ -72,6 +72,7 @@ class TickResult:
     cleaned: int = 0
     errors: int = 0
     retried: int = 0
+    failed: int = 0
     left: int | None = 0  # None: not known (the shard's items were never counted)
     continuation: bool = False
     run_state: str = ""
@@ -129,6 +130,7 @@ class TickCounts:
     cleaned: int = 0
     errors: int = 0
     retried: int = 0
+    failed: int = 0  # items that ended the slot failed in this tick
 
 
 @dataclass

@@ -60,6 +60,7 @@ def _logged(result: TickResult) -> TickResult:
         cleaned=result.cleaned,
         errors=result.errors,
         retried=result.retried,
+        failed=result.failed,
         left=result.left,
         continuation=result.continuation,
     )

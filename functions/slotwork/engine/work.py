@@ -319,6 +319,7 @@ class Work:
             tally.add_stat("workItems")
         if kind in (Kind.FAILED, Kind.QUARANTINED, Kind.DIRTY):
             part.items_failed += 1
+            state.counts.failed += 1
         if kind is Kind.CLEANED:
             state.counts.cleaned += 1
             tally.add_stat("workItemsCleaned")
