@@ -302,10 +302,17 @@ def item_names(n: int, prefix: str = "item") -> list[str]:
 # -- a network between a server and Firestore that can be cut ---------------------------
 
 
+def _reset(conn: socket.socket) -> None:
+    """Close with a RST: the other side sees the connection reset."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+
 class CuttableProxy:
-    """A TCP forwarder to the emulator: ``cut()`` resets every connection and refuses
-    new ones (Firestore unreachable, its data intact); ``restore()`` listens again
-    on the same port.
+    """A TCP forwarder to the emulator: ``cut()`` resets every connection and resets
+    each new one at once (Firestore unreachable, its data intact), counting the
+    attempts; ``restore()`` forwards again.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -313,43 +320,49 @@ class CuttableProxy:
         self.port = free_port()
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self.restore()
+        self._open = True
+        self.refused = 0  # connection attempts reset while cut
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def restore(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        with self._lock:
+            self._open = True
 
     def cut(self) -> None:
         with self._lock:
-            listener, self._listener = self._listener, None
+            self._open = False
+            self.refused = 0
             conns, self._conns = self._conns, []
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
         for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()  # RST: the client sees the connection reset
+            _reset(conn)
 
     def close(self) -> None:
         self.cut()
+        with contextlib.suppress(OSError):
+            self._listener.close()
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _accept(self) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                is_open = self._open
+                if not is_open:
+                    self.refused += 1
+            if not is_open:
+                _reset(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -357,10 +370,6 @@ class CuttableProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
-                if self._listener is not listener:
-                    client.close()
-                    upstream.close()
-                    return
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()

@@ -142,9 +142,9 @@ class App:
             from slotwork.store.firestore import FirestoreStore
 
             if client is None:
-                from google.cloud import firestore
+                from slotwork.store.client import Client
 
-                client = firestore.Client()
+                client = Client()
             store = FirestoreStore(client, collection)
         elif client is not None:
             raise ValueError("give the App a client or a store, not both")

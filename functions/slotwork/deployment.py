@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from google.cloud import firestore
-
 from slotwork.app import App
 from slotwork.clock import ServerAnchoredClock
 from slotwork.config import ENV_VARS, Config
@@ -26,6 +24,7 @@ from slotwork.errors import InvalidArgument, SlotworkError
 from slotwork.logs import event
 from slotwork.model import FAILED_TICK
 from slotwork.process import Process
+from slotwork.store.client import Client
 from slotwork.triggers import CloudSchedulerTrigger, NoTrigger, Trigger
 
 MAX_LOG_DETAIL = 2000  # characters: a log entry stays far below Cloud Logging's 256 KiB
@@ -122,7 +121,7 @@ def build(env: Mapping[str, str]) -> Deployment:
     try:
         app = App(
             processes,
-            client=firestore.Client(project=config.project, database=config.database),
+            client=Client(project=config.project, database=config.database),
             collection=config.collection,
             clock=ServerAnchoredClock(),
             deadline=config.deadline_seconds,
