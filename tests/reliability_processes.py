@@ -7,7 +7,10 @@ module serves every test:
 - ``int_params["sleep_ms"]``: sleep this long per call (so kills land mid-run);
 - ``string_params["stall_on"]``: when equal to this server's
   ``RELIABILITY_SERVER_ID``, the call never returns (a hung worker: only a kill
-  of the server, or a takeover and its fence, ends that run).
+  of the server, or a takeover and its fence, ends that run);
+- ``string_params["kill"]``: ``exit`` ends the server's worker process at once
+  (``os._exit``), ``system_exit`` raises ``SystemExit``: an item that kills the
+  invocation that works it.
 
 Every call is recorded *before* the work, one document per call in the
 collection ``RELIABILITY_CALLS_COLLECTION`` (default ``calls``) of the same
@@ -91,6 +94,11 @@ class RecordingSleeper:
         record_call(self.process_name, kind, ctx.slot.isoformat(), item.name)
         if item.params.string_params.get("stall_on") == SERVER_ID:
             threading.Event().wait()  # hangs until the server is killed
+        kill = item.params.string_params.get("kill")
+        if kill == "exit":
+            os._exit(17)
+        if kill == "system_exit":
+            raise SystemExit(17)
         sleep_ms = item.params.int_params.get("sleep_ms", 0)
         if sleep_ms:
             time.sleep(sleep_ms / 1000)
