@@ -29,6 +29,24 @@ KEPT_RUN_ERRORS = 25  # ... and on a run; totals count them all
 MAX_ITEM_STATS = 64
 MAX_RUN_STATS = 256
 MAX_AGGREGATE_STATS = 1024
+# The run stats slotwork itself keeps: always counted, never dropped for the bound
+# (the workers' own names get the rest of it).
+ENGINE_STATS = frozenset(
+    {
+        "workItems",
+        "workItemsCleaned",
+        "workItemsDirty",
+        "workItemsAborted",
+        "workItemsRetried",
+        "workItemsQuarantined",
+        "errors",
+        "duration",
+        "runs",
+        "state.completed",
+        "state.incomplete",
+        "state.aborted",
+    }
+)
 
 
 def error_text(err: BaseException | str) -> str:
@@ -113,6 +131,10 @@ class RunBudget:
             return self._own + self._elsewhere > self.limit
 
 
+# Room the workers' own run stat names get within MAX_RUN_STATS.
+WORKER_RUN_STATS = MAX_RUN_STATS - len(ENGINE_STATS)
+
+
 def add_bounded(
     stats: dict[str, float], name: str, amount: float, limit: int, dropped: list[str]
 ) -> None:
@@ -121,6 +143,17 @@ def add_bounded(
     if name in stats:
         stats[name] += amount
     elif len(stats) < limit:
+        stats[name] = amount
+    else:
+        dropped.append(name)
+
+
+def add_run_stat(stats: dict[str, float], name: str, amount: float, dropped: list[str]) -> None:
+    """``add_bounded`` for a run's stats: slotwork's own names are always kept, the
+    workers' names get ``WORKER_RUN_STATS`` of the room."""
+    if name in stats or name in ENGINE_STATS:
+        stats[name] = stats.get(name, 0.0) + amount
+    elif len(stats.keys() - ENGINE_STATS) < WORKER_RUN_STATS:
         stats[name] = amount
     else:
         dropped.append(name)
@@ -140,7 +173,7 @@ class RunTally:
 
     def add_stat(self, name: str, value: float = 1) -> None:
         dropped: list[str] = []
-        add_bounded(self.stats, name, value, MAX_RUN_STATS, dropped)
+        add_run_stat(self.stats, name, value, dropped)
         if dropped:
             self._bounded(f"more than {MAX_RUN_STATS} stat names in this run", dropped[0])
 

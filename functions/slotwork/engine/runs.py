@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from slotwork import rules
 from slotwork.buckets import shard_range
-from slotwork.context import KEPT_RUN_ERRORS, MAX_AGGREGATE_STATS, MAX_RUN_STATS
+from slotwork.context import KEPT_RUN_ERRORS, MAX_AGGREGATE_STATS, add_run_stat
 from slotwork.engine.state import TickDeps
 from slotwork.errors import StoreUnavailable
 from slotwork.logs import event
@@ -46,10 +46,11 @@ def combined_status(parts: Iterable[Status]) -> Status:
     bound on names), the latest errors, totals added, the earliest start."""
     combined = Status()
     errors: list[Error] = []
+    stats: dict[str, float] = {}
+    dropped: list[str] = []
     for part in parts:
         for name, value in part.stats.items():
-            if name in combined.stats or len(combined.stats) < MAX_RUN_STATS:
-                combined.stats[name] = combined.stats[name] + value
+            add_run_stat(stats, name, value, dropped)
         errors.extend(part.errors)
         combined.total_errors += part.total_errors
         if part.HasField("start_time") and (
@@ -62,6 +63,7 @@ def combined_status(parts: Iterable[Status]) -> Status:
             or ts_to_datetime(part.last_error_time) > ts_to_datetime(combined.last_error_time)
         ):
             combined.last_error_time.CopyFrom(part.last_error_time)
+    combined.stats.update(stats)
     errors.sort(key=lambda e: ts_to_datetime(e.time))
     combined.errors.extend(errors[-KEPT_RUN_ERRORS:])
     return combined
