@@ -122,7 +122,18 @@ class Noop:
         return None
 
 
+# The wide process: 16 items in flight per tick, 4 shards (issue 13's trials).
+WIDE_CONCURRENCY = 16
+WIDE_SHARDS = 4
+
 PROCESSES = [
     slotwork.Process("work", RecordingSleeper("work"), frequency=LONG_SLOT),
+    slotwork.Process(
+        "wide",
+        RecordingSleeper("wide"),
+        frequency=LONG_SLOT,
+        concurrency=WIDE_CONCURRENCY,
+        shards=WIDE_SHARDS,
+    ),
     slotwork.Process("warmup", Noop(), frequency=LONG_SLOT),
 ]

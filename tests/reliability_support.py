@@ -98,6 +98,13 @@ class Server:
         body: dict[str, Any] = response.json()
         return body
 
+    def tick_shard(self, process: str, shard: int, timeout: float = 60.0) -> dict[str, Any]:
+        """One tick of one shard; fails unless the answer is a 200 JSON body."""
+        response = self.post({"process": process, "shard": shard}, timeout=timeout)
+        assert response.status_code == 200, (self.server_id, response.status_code, response.text)
+        body: dict[str, Any] = response.json()
+        return body
+
     def kill(self) -> float:
         """SIGKILL the whole group (master and worker) and wait; returns the kill time."""
         killed_at = time.time()
