@@ -303,7 +303,8 @@ class App:
             run.items_total = sum(p.items_total for p in parts)
             run.items_left = sum(max(0, p.items_total - p.items_done) for p in parts)
             run.invocations = sum(p.invocations for p in parts)
-            run.estimate.CopyFrom(run_estimate(parts, now, slot_end))
+            changed = state.items_changed - run.items_changed
+            run.estimate.CopyFrom(run_estimate(parts, now, slot_end, changed))
         else:
             run.estimate.CopyFrom(
                 final_estimate(run.items_total, run.items_left, run.items_failed, slot_end)

@@ -35,10 +35,14 @@ def part_estimate(part: Shard, now: datetime, slot_end: datetime) -> Estimate:
     )
 
 
-def run_estimate(parts: Iterable[Shard], now: datetime, slot_end: datetime) -> Estimate:
-    """A whole run: the shards' parts added up; its ETA is the latest of theirs."""
+def run_estimate(
+    parts: Iterable[Shard], now: datetime, slot_end: datetime, changed: int = 0
+) -> Estimate:
+    """A whole run: the shards' parts added up, plus the items ``changed`` since it
+    began (registered, unregistered or released: each may be one more to do);
+    its ETA is the latest of the shards'."""
     parts = list(parts)
-    total = sum(p.items_total for p in parts)
+    total = sum(p.items_total for p in parts) + max(0, changed)
     done = sum(min(p.items_done, p.items_total) for p in parts)
     failed = sum(p.items_failed for p in parts)
     estimates = [part_estimate(p, now, slot_end) for p in parts]

@@ -168,7 +168,10 @@ class Registry:
             if not writes:
                 return changes
             exists = self.store.read_process(process).update_time is not None
-            increments: dict[Counter, float] = {Counter.WORK_VERSION: 1}
+            increments: dict[Counter, float] = {
+                Counter.WORK_VERSION: 1,
+                Counter.ITEMS_CHANGED: len(writes),
+            }
             quarantined = sum(c.quarantined for c in changes)
             if quarantined:
                 increments[Counter.QUARANTINED_ITEMS] = quarantined

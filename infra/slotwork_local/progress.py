@@ -17,8 +17,20 @@ from rich.table import Table
 from rich.text import Text
 
 import slotwork
+from slotwork.rules import lease_is_live
 from slotwork.schema.slotwork_pb2 import Status
 from slotwork_local.scheduler import JobStatus
+
+
+@dataclass(frozen=True)
+class ShardRow:
+    """One shard of a sharded process: its lease and its part of the run."""
+
+    index: int
+    holder: str
+    epoch: int
+    done: int
+    left: int
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,8 @@ class ProcessRow:
     holder: str
     runs: int
     paused: bool
+    rate: float = 0.0
+    shards: tuple[ShardRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,22 +60,39 @@ class Snapshot:
     now: datetime
 
 
+def _holder(lease: slotwork.schema.Lease, now: datetime) -> str:
+    return lease.holder if lease_is_live(lease, now) else "-"
+
+
 def process_row(state: slotwork.schema.Process, now: datetime) -> ProcessRow:
-    """A ProcessRow from the stored Process message."""
+    """A ProcessRow from the Process message the App shows (with its shards)."""
     run = state.run
-    stats = run.status.stats
     slot = run.slot.ToDatetime(tzinfo=now.tzinfo) if run.HasField("slot") else None
-    lease_live = state.lease.holder and state.lease.expire_time.ToDatetime(tzinfo=now.tzinfo) > now
+    estimate = run.estimate
+    shards = tuple(
+        ShardRow(
+            s.index,
+            _holder(s.lease, now),
+            int(s.lease.epoch),
+            int(s.estimate.done),
+            int(s.estimate.left),
+        )
+        for s in state.shards
+        if s.run_id == run.id
+    )
+    holders = sorted({row.holder for row in shards if row.holder != "-"})
     return ProcessRow(
         name=state.process_name,
         slot=slot,
         state=Status.State.Name(run.status.state).lower() if slot else "-",
-        done=int(stats.get("workItems", 0) + stats.get("workItemsCleaned", 0)),
-        left=int(run.items_left),
+        done=int(estimate.done),
+        left=int(estimate.left),
         errors=int(run.status.total_errors),
-        holder=state.lease.holder if lease_live else "-",
+        holder=", ".join(holders) or "-",
         runs=int(state.aggregate_stats.get("runs", 0)),
         paused=state.paused,
+        rate=estimate.rate,
+        shards=shards if len(shards) > 1 else (),
     )
 
 
@@ -111,7 +142,7 @@ def _table(title: str, *columns: str) -> Table:
 def render(snap: Snapshot, footer: str = "") -> Group:
     """The rich renderable of a snapshot."""
     processes = _table(
-        "processes", "process", "slot", "run", "done", "left", "errors", "holder", "runs"
+        "processes", "process", "slot", "run", "done", "left", "items/s", "errors", "holder", "runs"
     )
     for row in snap.processes:
         state = "paused" if row.paused else row.state
@@ -121,10 +152,24 @@ def render(snap: Snapshot, footer: str = "") -> Group:
             state,
             str(row.done),
             str(row.left),
+            f"{row.rate:.1f}" if row.rate else "-",
             Text(str(row.errors), style="red" if row.errors else ""),
             row.holder,
             str(row.runs),
         )
+        for shard in row.shards:
+            processes.add_row(
+                f"  shard {shard.index}",
+                "",
+                f"epoch {shard.epoch}",
+                str(shard.done),
+                str(shard.left),
+                "",
+                "",
+                shard.holder,
+                "",
+                style="dim",
+            )
     cadences = sorted({job.cadence for job in snap.jobs})
     jobs = _table(f"local scheduler ({', '.join(cadences)})", "job", "next", "ticks", "last tick")
     for job in snap.jobs:
@@ -146,6 +191,7 @@ def plain_line(snap: Snapshot) -> str:
     parts = [
         f"{r.name}: slot={_clock(r.slot)} run={r.state} done={r.done} left={r.left} "
         f"errors={r.errors} runs={r.runs}"
+        + "".join(f" shard{s.index}={s.done}/{s.done + s.left}" for s in r.shards)
         for r in snap.processes
     ]
     parts += [f"{name}={n}" for name, n in snap.collections.items()]

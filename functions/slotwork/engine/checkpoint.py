@@ -178,6 +178,8 @@ class Checkpointer:
         if tally.errors.last_time is not None:
             status.last_error_time.CopyFrom(datetime_to_ts(tally.errors.last_time))
         part.counted_errors = state.budget.own
+        # Items registered after the shard counted its own are done beyond its total.
+        part.items_total = max(part.items_total, part.items_done)
         part.commits += 1
         expire = now if release else now + timedelta(seconds=self.deps.config.lease_ttl)
         part.lease.CopyFrom(

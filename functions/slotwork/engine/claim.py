@@ -239,6 +239,7 @@ def _new_run(
         invocations=1,
         settings_version=state.settings_version,
         work_version=state.work_version,
+        items_changed=state.items_changed,
     )
     run.status.state = Status.ACTIVE
     run.status.start_time.CopyFrom(datetime_to_ts(now))

@@ -185,7 +185,7 @@ class Shard(_message.Message):
     def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., index: _Optional[int] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ..., run_id: _Optional[str] = ..., slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shards: _Optional[int] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., items_total: _Optional[int] = ..., items_done: _Optional[int] = ..., items_failed: _Optional[int] = ..., commits: _Optional[int] = ..., stalled_takeovers: _Optional[int] = ..., done_at_takeover: _Optional[int] = ..., current_item: _Optional[str] = ..., suspect_items: _Optional[int] = ..., progress: _Optional[_Iterable[_Union[Progress, _Mapping]]] = ..., counted_errors: _Optional[int] = ..., estimate: _Optional[_Union[Estimate, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("slot", "status", "invocations", "settings_version", "items_left", "missed_slots", "missed_slot_count", "reason", "id", "sequence", "shards", "work_version", "items_total", "finished_shards", "aborting", "items_failed", "counted_errors", "estimate")
+    __slots__ = ("slot", "status", "invocations", "settings_version", "items_left", "missed_slots", "missed_slot_count", "reason", "id", "sequence", "shards", "work_version", "items_total", "finished_shards", "aborting", "items_failed", "counted_errors", "estimate", "items_changed")
     SLOT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +204,7 @@ class Run(_message.Message):
     ITEMS_FAILED_FIELD_NUMBER: _ClassVar[int]
     COUNTED_ERRORS_FIELD_NUMBER: _ClassVar[int]
     ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     slot: _timestamp_pb2.Timestamp
     status: Status
     invocations: int
@@ -222,7 +223,8 @@ class Run(_message.Message):
     items_failed: int
     counted_errors: int
     estimate: Estimate
-    def __init__(self, slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., settings_version: _Optional[int] = ..., items_left: _Optional[int] = ..., missed_slots: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., missed_slot_count: _Optional[int] = ..., reason: _Optional[str] = ..., id: _Optional[str] = ..., sequence: _Optional[int] = ..., shards: _Optional[int] = ..., work_version: _Optional[int] = ..., items_total: _Optional[int] = ..., finished_shards: _Optional[_Iterable[int]] = ..., aborting: _Optional[bool] = ..., items_failed: _Optional[int] = ..., counted_errors: _Optional[int] = ..., estimate: _Optional[_Union[Estimate, _Mapping]] = ...) -> None: ...
+    items_changed: int
+    def __init__(self, slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., invocations: _Optional[int] = ..., settings_version: _Optional[int] = ..., items_left: _Optional[int] = ..., missed_slots: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., missed_slot_count: _Optional[int] = ..., reason: _Optional[str] = ..., id: _Optional[str] = ..., sequence: _Optional[int] = ..., shards: _Optional[int] = ..., work_version: _Optional[int] = ..., items_total: _Optional[int] = ..., finished_shards: _Optional[_Iterable[int]] = ..., aborting: _Optional[bool] = ..., items_failed: _Optional[int] = ..., counted_errors: _Optional[int] = ..., estimate: _Optional[_Union[Estimate, _Mapping]] = ..., items_changed: _Optional[int] = ...) -> None: ...
 
 class CatchUp(_message.Message):
     __slots__ = ("policy", "run_late_within")
@@ -241,7 +243,7 @@ class CatchUp(_message.Message):
     def __init__(self, policy: _Optional[_Union[CatchUp.Policy, str]] = ..., run_late_within: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ("schema_version", "process_name", "schedule_frequency", "settings", "settings_time", "settings_version", "paused", "pause_reason", "lease", "run", "aggregate_stats", "catch_up", "pause_after_aborts", "consecutive_aborts", "last_finished_slot", "work_version", "rate_limit", "error_budget", "quarantined_items", "buckets_complete", "shards")
+    __slots__ = ("schema_version", "process_name", "schedule_frequency", "settings", "settings_time", "settings_version", "paused", "pause_reason", "lease", "run", "aggregate_stats", "catch_up", "pause_after_aborts", "consecutive_aborts", "last_finished_slot", "work_version", "rate_limit", "error_budget", "quarantined_items", "buckets_complete", "shards", "items_changed")
     class AggregateStatsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +272,7 @@ class Process(_message.Message):
     QUARANTINED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     BUCKETS_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     process_name: str
     schedule_frequency: _duration_pb2.Duration
@@ -291,7 +294,8 @@ class Process(_message.Message):
     quarantined_items: int
     buckets_complete: bool
     shards: _containers.RepeatedCompositeFieldContainer[Shard]
-    def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., schedule_frequency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., settings: _Optional[_Union[Params, _Mapping]] = ..., settings_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings_version: _Optional[int] = ..., paused: _Optional[bool] = ..., pause_reason: _Optional[str] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ..., run: _Optional[_Union[Run, _Mapping]] = ..., aggregate_stats: _Optional[_Mapping[str, float]] = ..., catch_up: _Optional[_Union[CatchUp, _Mapping]] = ..., pause_after_aborts: _Optional[int] = ..., consecutive_aborts: _Optional[int] = ..., last_finished_slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., work_version: _Optional[int] = ..., rate_limit: _Optional[_Union[Rate, _Mapping]] = ..., error_budget: _Optional[_Union[ErrorBudget, _Mapping]] = ..., quarantined_items: _Optional[int] = ..., buckets_complete: _Optional[bool] = ..., shards: _Optional[_Iterable[_Union[Shard, _Mapping]]] = ...) -> None: ...
+    items_changed: int
+    def __init__(self, schema_version: _Optional[int] = ..., process_name: _Optional[str] = ..., schedule_frequency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., settings: _Optional[_Union[Params, _Mapping]] = ..., settings_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings_version: _Optional[int] = ..., paused: _Optional[bool] = ..., pause_reason: _Optional[str] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ..., run: _Optional[_Union[Run, _Mapping]] = ..., aggregate_stats: _Optional[_Mapping[str, float]] = ..., catch_up: _Optional[_Union[CatchUp, _Mapping]] = ..., pause_after_aborts: _Optional[int] = ..., consecutive_aborts: _Optional[int] = ..., last_finished_slot: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., work_version: _Optional[int] = ..., rate_limit: _Optional[_Union[Rate, _Mapping]] = ..., error_budget: _Optional[_Union[ErrorBudget, _Mapping]] = ..., quarantined_items: _Optional[int] = ..., buckets_complete: _Optional[bool] = ..., shards: _Optional[_Iterable[_Union[Shard, _Mapping]]] = ..., items_changed: _Optional[int] = ...) -> None: ...
 
 class Work(_message.Message):
     __slots__ = ("schema_version", "name", "list", "params", "modified", "status", "done_slot", "bucket", "attempts", "attempt_slot", "next_attempt_time", "failed_slots", "quarantine_reason")

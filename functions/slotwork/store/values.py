@@ -200,6 +200,7 @@ class Counter(enum.Enum):
     SETTINGS_VERSION = "settings_version"
     WORK_VERSION = "work_version"
     QUARANTINED_ITEMS = "quarantined_items"
+    ITEMS_CHANGED = "items_changed"
     RUN_COUNTED_ERRORS = "run.counted_errors"
 
 
