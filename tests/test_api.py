@@ -286,7 +286,7 @@ def test_get_process_shows_the_current_run_after_a_tick(
     http.put(item_url("a"))
     assert app.tick("keys").outcome == "claimed"
     body = http.get("/processes/keys").get_json()
-    assert body["run"]["status"]["state"] == "COMPLETED"
+    assert body["run"]["status"]["state"] == "completed"
     assert body["run"]["itemsLeft"] == "0"
     assert body["run"]["status"]["stats"]["workItems"] == 1
     assert body["aggregateStats"]["runs"] == 1
@@ -379,7 +379,7 @@ def test_runs_are_listed_newest_first_a_page_at_a_time(
     first = http.get("/processes/keys/runs?pageSize=2").get_json()
     slots = [r["run"]["slot"] for r in first["runs"]]
     assert len(slots) == 2 and slots == sorted(slots, reverse=True)
-    assert first["runs"][0]["run"]["status"]["state"] == "COMPLETED"
+    assert first["runs"][0]["run"]["status"]["state"] == "completed"
     rest = http.get(f"/processes/keys/runs?pageSize=2&pageToken={first['nextPageToken']}")
     assert len(rest.get_json()["runs"]) == 1 and rest.get_json()["nextPageToken"] == ""
     error_of(http.get("/processes/keys/runs?pageToken=garbage"), 400)

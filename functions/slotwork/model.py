@@ -72,6 +72,16 @@ _BY_LIST = {
     DROPPED: WorkState.DROPPED,
     QUARANTINED: WorkState.QUARANTINED,
 }
+# The state word of a stored Status (an item's processing, a shard's part, a run):
+# the API shows these words, never the enum's names.
+STATUS_WORDS: dict[str, str] = {
+    Status.State.Name(Status.STATE_UNSPECIFIED): WorkState.UNSPECIFIED.value,
+    Status.State.Name(Status.NEW): WorkState.QUEUED.value,
+    Status.State.Name(Status.ACTIVE): WorkState.ACTIVE.value,
+    COMPLETED: WorkState.COMPLETED.value,
+    INCOMPLETE: WorkState.INCOMPLETE.value,
+    ABORTED: WorkState.ABORTED.value,
+}
 FILTERABLE_STATES = tuple(
     s for s in WorkState if s not in (WorkState.PURGED, WorkState.UNSPECIFIED)
 )

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 import slotwork
+from slotwork.model import STATUS_WORDS
 from slotwork.rules import lease_is_live
 from slotwork.schema.slotwork_pb2 import Status
 from slotwork_local.scheduler import JobStatus
@@ -84,7 +85,7 @@ def process_row(state: slotwork.schema.Process, now: datetime) -> ProcessRow:
     return ProcessRow(
         name=state.process_name,
         slot=slot,
-        state=Status.State.Name(run.status.state).lower() if slot else "-",
+        state=STATUS_WORDS[Status.State.Name(run.status.state)] if slot else "-",
         done=int(estimate.done),
         left=int(estimate.left),
         errors=int(run.status.total_errors),

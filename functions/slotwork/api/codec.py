@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 
 from slotwork.api.errors import FieldViolation, PayloadTooLarge, UnsupportedMediaType
 from slotwork.errors import InvalidArgument
+from slotwork.model import STATUS_WORDS
 from slotwork.params import parse_decimal
 
 JSON_TYPES = ("application/json",)
@@ -36,7 +37,23 @@ def to_json(message: Message) -> dict[str, Any]:
         preserving_proto_field_name=False,
         always_print_fields_with_no_presence=True,
     )
-    return {key: whole_numbers(value) for key, value in data.items()}
+    # One vocabulary of states: ``status.state`` answers the words of
+    # ``slotwork.model`` (queued, active, completed ...), as ``WorkResponse.state`` does.
+    answer: dict[str, Any] = _status_words({k: whole_numbers(v) for k, v in data.items()})
+    return answer
+
+
+def _status_words(value: Any) -> Any:
+    """Every ``status.state`` (a stored ``Status.State`` name) as its state word."""
+    if isinstance(value, dict):
+        found = {key: _status_words(item) for key, item in value.items()}
+        status = found.get("status")
+        if isinstance(status, dict) and isinstance(status.get("state"), str):
+            status["state"] = STATUS_WORDS.get(status["state"], status["state"])
+        return found
+    if isinstance(value, list):
+        return [_status_words(item) for item in value]
+    return value
 
 
 def whole_numbers(value: Any) -> Any:

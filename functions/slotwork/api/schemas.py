@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 
 from slotwork.api import limits
+from slotwork.model import STATUS_WORDS
 from slotwork.params import (
     MAX_PARAM_KEY_BYTES,
     MAX_PARAMS_BYTES,
@@ -22,7 +23,7 @@ from slotwork.params import (
     MAX_STRING_PARAM_BYTES,
 )
 from slotwork.policies import MAX_ERRORS
-from slotwork.schema import Process, RunRecord, WorkResponse
+from slotwork.schema import Process, RunRecord, Status, WorkResponse
 
 Schema = dict[str, Any]
 # Descriptors are typed Any here: the upb and pure-Python descriptor classes differ
@@ -74,6 +75,9 @@ def _scalar(field: Any, components: dict[str, Schema]) -> Schema:
             return dict(DURATION)
         return message_schema(field.message_type, components)
     if kind == FieldDescriptor.TYPE_ENUM:
+        if field.enum_type.full_name == Status.State.DESCRIPTOR.full_name:
+            # The codec answers the state words, not the stored enum's names.
+            return {"type": "string", "enum": list(dict.fromkeys(STATUS_WORDS.values()))}
         return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
     if kind == FieldDescriptor.TYPE_BOOL:
         return {"type": "boolean"}
