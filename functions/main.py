@@ -40,9 +40,14 @@ def _failure(failure: StartFailure) -> flask.Response:
 
 @functions_framework.http
 def run(request: flask.Request) -> flask.Response:
-    """One tick of the process named in the body ``{"process": NAME}``."""
+    """One tick of the process named in the body ``{"process": NAME, "shard": K}``.
+
+    A GET is no tick: it answers whether the function started (a probe, not logged
+    as a failed tick)."""
     if isinstance(STARTED, StartFailure):
         return _failure(STARTED)
+    if request.method in ("GET", "HEAD"):
+        return flask.make_response(flask.jsonify({"function": "run", "ready": True}), 200)
     status, body = run_tick(STARTED.app, request.get_data(cache=False))
     return flask.make_response(flask.jsonify(body), status)
 

@@ -11,13 +11,17 @@ the run log.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +43,7 @@ START_TIMEOUT = 60.0
 PROGRESS_TIMEOUT = 45.0
 STOP_TIMEOUT = 30.0
 SAFETY_DURATION = "150"  # the stack stops by itself if this test dies before SIGINT
+LOUD = {"WARNING", "ERROR", "CRITICAL"}
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -200,6 +205,68 @@ def test_the_local_stack_runs_sweeps_and_stops_cleanly(
     # The copy that found FIRESTORE_EMULATOR_HOST left that emulator running.
     assert emulator.process.poll() is None
     emulator.reset()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_make_run_with_0_and_a_quiet_log(tmp_path: Path) -> None:
+    """``make run`` on a terminal (a pty whose foreground group make is in): Ctrl-C
+    stops the stack, make exits 0, and a normal start and stop logs no warning."""
+    master, slave = os.openpty()
+    run_root = tmp_path / "runs"
+    args = (
+        f"--run-dir {run_root} --tick-seconds 1 --frequency-seconds 5 "
+        f"--min-frequency-seconds 5 --duration {SAFETY_DURATION}"
+    )
+
+    def controlling_terminal() -> None:  # pragma: no cover - runs in the child
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if k != "FIRESTORE_EMULATOR_HOST"}
+    make = subprocess.Popen(
+        ["make", "-s", "run", f"ARGS={args}"],
+        cwd=REPO,
+        env={**env, "PYTHONUNBUFFERED": "1", "TERM": "dumb"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(slave)
+    output = bytearray()
+
+    def read_some() -> None:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            with suppress(OSError):
+                output.extend(os.read(master, 65536))
+
+    def has_completed_a_run() -> bool:
+        read_some()
+        info = next(iter(run_root.glob("*/stack.json")), None)
+        if info is None:
+            return False
+        api = json.loads(info.read_text())["api_url"]
+        with suppress(requests.RequestException):
+            body = requests.get(f"{api}/processes/ttl-sweeper", timeout=5).json()
+            return int(body.get("aggregateStats", {}).get("runs", 0)) >= 1
+        return False
+
+    try:
+        wait_for(has_completed_a_run, START_TIMEOUT + PROGRESS_TIMEOUT, "a completed run")
+        os.write(master, b"\x03")  # Ctrl-C, as the terminal sends it
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while make.poll() is None and time.monotonic() < deadline:
+            read_some()
+        code = make.wait(timeout=5)
+    finally:
+        if make.poll() is None:
+            make.kill()
+        os.close(master)
+    assert code == 0, output.decode(errors="replace")[-2000:]
+    log = next(run_root.glob("*/run.log")).read_text().splitlines()
+    loud = [line for line in log if json.loads(line).get("severity") in LOUD]
+    assert not loud, loud[:5]
 
 
 # -- operator scripts ------------------------------------------------------------------------------

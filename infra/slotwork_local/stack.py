@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,12 +222,14 @@ def run(opts: Options, stop: threading.Event, console: Console) -> int:
             )
             api.start()
             cleanup.callback(api.stop)
-            # Stopped first on the way out (callbacks run last-in first-out) ...
-            cleanup.callback(scheduler.join, 10.0)
             env = function_env(opts, host, api.endpoint)
             started = start_children(opts, emulator_port, run_port, env, runlog, run_dir, cleanup)
             api_url = f"http://127.0.0.1:{started['api'].port}"
-            cleanup.callback(scheduler.stop)  # ... before the servers, then joined after
+            # On the way out (callbacks run last-in first-out) the scheduler stops
+            # first, and the ticks it has in flight end, before the servers and the
+            # emulator they need go away.
+            cleanup.callback(scheduler.join, 10.0)
+            cleanup.callback(scheduler.stop)
 
             client = firestore.Client(
                 project=opts.project,
@@ -366,12 +368,46 @@ def watch(
             live.update(progress.render(snap, footer))
 
 
+@contextmanager
+def own_terminal() -> Iterator[None]:
+    """Make this process's group the terminal's foreground group while it runs.
+
+    Ctrl-C goes to the foreground group: under ``make run`` that is make's, so make
+    got the SIGINT too and exited 130 however cleanly the stack stopped. As a job
+    of its own (what a shell does for each job), only the stack sees Ctrl-C; the
+    terminal goes back to make's group before the stack exits, and make sees 0.
+    """
+    try:
+        fd = sys.stdin.fileno()
+        foreground = os.tcgetpgrp(fd) if os.isatty(fd) else None
+    except (OSError, ValueError):
+        foreground = None
+    if foreground is None or os.getpgrp() == os.getpid():
+        yield  # no terminal, or already a job of its own (started by a shell)
+        return
+    # A process outside the foreground group that sets it is sent SIGTTOU: ignore it.
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        signal.signal(signal.SIGTTOU, previous)
+        yield
+        return
+    try:
+        yield
+    finally:
+        with suppress(OSError):
+            os.tcsetpgrp(fd, foreground)
+        signal.signal(signal.SIGTTOU, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``slotwork-local``: exit 0 after a clean stop."""
     opts = parse_args(argv)
     stop = threading.Event()
     console = Console(soft_wrap=True)  # summary lines stay whole in a log or a pipe
-    with stop_signals(stop):
+    with own_terminal(), stop_signals(stop):
         try:
             return run(opts, stop, console)
         except (emulator.EmulatorError, servers.ServerError, OSError, ValueError) as err:
