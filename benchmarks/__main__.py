@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import registration, report, scale, suite
+from benchmarks import parallel, registration, report, scale, suite
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,6 +72,10 @@ def parser() -> argparse.ArgumentParser:
         "--single-items", type=int, default=registration.SINGLE_ITEMS, help=argparse.SUPPRESS
     )
     p.add_argument("--resume-deadline", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--in-tick-items", type=int, default=parallel.IN_TICK_ITEMS,
+                   help=argparse.SUPPRESS)  # fmt: skip
+    p.add_argument("--shard-items", type=int, default=parallel.SHARD_ITEMS, help=argparse.SUPPRESS)
+    p.add_argument("--rate-items", type=int, default=parallel.RATE_ITEMS, help=argparse.SUPPRESS)
     p.add_argument(
         "--host", default=None, help="use a running emulator at HOST:PORT instead of starting one"
     )
@@ -103,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         single_items=args.single_items,
         resume_deadline=args.resume_deadline,
         host=args.host,
+        in_tick_items=args.in_tick_items,
+        shard_items=args.shard_items,
+        rate_items=args.rate_items,
     )
     sections = suite.run(options)
     command = "python -m benchmarks " + shlex.join(

@@ -16,15 +16,17 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psutil
 
 import slotwork
 from benchmarks import fixtures as fx
 from benchmarks.floor import run_floor
+from benchmarks.processes import define
 from slotwork import logs
 
-KINDS = ("engine", "floor", "floor-plain", "resume")
+KINDS = ("engine", "floor", "floor-plain", "resume", "parallel")
 FINAL_OUTCOMES = ("claimed", "resumed")
 MAX_INVOCATIONS = 200
 
@@ -103,15 +105,25 @@ def _resume(app: slotwork.App, process: str, trigger: fx.RecordingTrigger) -> Ru
 
 
 def measure(
-    kind: str, host: str, process: str, slot: datetime, items: int, deadline: float
+    kind: str,
+    host: str,
+    process: str,
+    slot: datetime,
+    items: int,
+    deadline: float,
+    spec: dict[str, Any] | None = None,
 ) -> RunSample:
-    """Run ``kind`` once on the seeded emulator at ``host`` in ``slot``."""
+    """Run ``kind`` once on the seeded emulator at ``host`` in ``slot`` (``parallel``:
+    the engine with the process ``spec`` of ``benchmarks.processes``)."""
     client = fx.new_client(host)
     clock = fx.SlotClock(slot)
     rss_before = psutil.Process().memory_info().rss / 2**20
-    if kind in ("engine", "resume"):
+    if kind in ("engine", "resume", "parallel"):
         trigger = fx.RecordingTrigger()
-        app = fx.make_app(client, process, clock, deadline=deadline, trigger=trigger)
+        definition = define(process, spec or {}) if kind == "parallel" else None
+        app = fx.make_app(
+            client, process, clock, deadline=deadline, trigger=trigger, definition=definition
+        )
         if kind == "resume":
             sample = _resume(app, process, trigger)
             return RunSample(**{**asdict(sample), "items": items, "rss_before_mib": rss_before})
@@ -145,6 +157,7 @@ def run_child(
     deadline: float = 3600.0,
     python: str = sys.executable,
     extra_path: str | None = None,
+    spec: dict[str, Any] | None = None,
 ) -> RunSample:
     """Start a child process for one run and read its sample.
 
@@ -153,6 +166,8 @@ def run_child(
     """
     args = [python, "-m", "benchmarks.child", kind, "--host", host, "--process", process]
     args += ["--slot", slot.isoformat(), "--items", str(items), "--deadline", str(deadline)]
+    if spec is not None:
+        args += ["--spec", json.dumps(spec)]
     env = None
     if extra_path:
         import os
@@ -172,9 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--slot", required=True, type=datetime.fromisoformat)
     parser.add_argument("--items", type=int, default=0)
     parser.add_argument("--deadline", type=float, default=3600.0)
+    parser.add_argument("--spec", type=json.loads, default=None)
     args = parser.parse_args(argv)
     logs.configure()  # as the deployed function: INFO events as JSON lines on stdout
-    sample = measure(args.kind, args.host, args.process, args.slot, args.items, args.deadline)
+    sample = measure(
+        args.kind, args.host, args.process, args.slot, args.items, args.deadline, args.spec
+    )
     sys.stdout.write(json.dumps(asdict(sample)) + "\n")
     return 0
 

@@ -23,6 +23,7 @@ from google.cloud.firestore_v1 import _helpers, types
 
 import slotwork
 from slotwork import rules
+from slotwork.buckets import bucket_of
 from slotwork.clock import EPOCH
 from slotwork.model import ACTIVE
 from slotwork.schema import SCHEMA_VERSION
@@ -115,6 +116,7 @@ def item_doc(name: str, index: int, now: datetime) -> dict[str, Any]:
         "modified": now,
         "status": {"state": "NEW", "stats": {}, "errors": [], "total_errors": 0},
         "done_slot": EPOCH,
+        "bucket": bucket_of(name),
     }
 
 
@@ -182,6 +184,7 @@ def seed(
             doc = write.update
             doc.name = prefix + name
             doc.fields["name"].string_value = name
+            doc.fields["bucket"].integer_value = bucket_of(name)
             params = doc.fields["params"].map_value.fields
             params["int_params"].map_value.fields["index"].integer_value = i
             account = params["string_params"].map_value.fields["account"]
@@ -203,10 +206,12 @@ def make_app(
     deadline: float = 3600.0,
     trigger: Trigger | None = None,
     collection: str = COLLECTION,
+    definition: slotwork.Process | None = None,
 ) -> slotwork.App:
-    """An App as production configures it (default lease and checkpoint settings)."""
+    """An App as production configures it (default lease and checkpoint settings),
+    of the no-op process (or ``definition``)."""
     return slotwork.App(
-        [bench_process(process)],
+        [definition or bench_process(process)],
         client=client,
         collection=collection,
         clock=clock,
@@ -235,6 +240,10 @@ class Bench:
     def grow(self, process: str, items: int) -> float:
         """Seed ``process`` up to ``items`` items (adding only the missing ones)."""
         have = self.seeded.get(process, 0)
+        if not have:
+            # As the registry's first write: every item of this process has a bucket.
+            ref = self.client.collection(self.collection).document(process)
+            ref.set({"schema_version": SCHEMA_VERSION, "buckets_complete": True}, merge=True)
         seconds = seed(self.client, items - have, process, self.collection, start=have)
         self.seeded[process] = max(have, items)
         self.seed_seconds[process] = self.seed_seconds.get(process, 0.0) + seconds

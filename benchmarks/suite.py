@@ -13,7 +13,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import docsize, hotpath, memory, ops, overhead, registration, resume, scale
+from benchmarks import (
+    docsize,
+    hotpath,
+    memory,
+    ops,
+    overhead,
+    parallel,
+    registration,
+    resume,
+    scale,
+)
 from benchmarks import fixtures as fx
 from benchmarks.report import Section
 from slotwork_local import emulator as emulator_mod
@@ -39,6 +49,9 @@ class Options:
     single_items: int = registration.SINGLE_ITEMS
     resume_deadline: float | None = None
     host: str | None = None
+    in_tick_items: int = parallel.IN_TICK_ITEMS
+    shard_items: int = parallel.SHARD_ITEMS
+    rate_items: int = parallel.RATE_ITEMS
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
 
 
@@ -115,6 +128,15 @@ def run(options: Options) -> list[Section]:
         resumed = resume.measure(bench, PROCESS, deadline)
         sizes_found = docsize.survey(bench.client, PROCESS)
         log(f"resume: {resumed.invocations} invocations ({budget.elapsed():.0f} s so far)")
+        wide = parallel.measure(
+            bench,
+            options.repeat,
+            options.in_tick_items,
+            options.shard_items,
+            options.rate_items,
+            log,
+        )
+        log(f"parallel figures measured ({budget.elapsed():.0f} s so far)")
         scaled = None
         if options.million:
             scaled = scale.measure(bench, options.scale_items)
@@ -136,6 +158,7 @@ def run(options: Options) -> list[Section]:
             )
         )
         sections.append(resume.section(resumed, single, deadline, sizes_found))
+        sections.append(parallel.section(wide))
         if scaled is not None:
             sections.append(scale.section(scaled))
         if profile is not None:

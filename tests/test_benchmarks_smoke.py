@@ -21,6 +21,7 @@ SECTIONS = (
     "## Firestore operations and cost",
     "## Registration throughput",
     "## Resume across continuations",
+    "## Items in flight, shards and rate limits",
     "## Profile of the hottest path",
 )
 
@@ -45,6 +46,9 @@ def test_suite_runs_end_to_end_at_a_tiny_size(
             "--profile-dir", str(tmp_path),
             "--profile-html", str(tmp_path / "profile.html"),
             "--host", emulator.host,
+            "--in-tick-items", "64",
+            "--shard-items", "40",
+            "--rate-items", "40",
             "--out", str(out),
         ]
     )  # fmt: skip
@@ -62,6 +66,7 @@ def test_suite_runs_end_to_end_at_a_tiny_size(
     ops_goals = [line for line in text.splitlines() if "per processed item amortised" in line]
     assert ops_goals and ops_goals[0].count("| met |") == 1
     assert "| 60 | " in text.split("## Resume across continuations")[1]
+    assert "4 shards x 16 over HTTP" in text and "rate limit 200/s over 4 shards" in text
     assert (tmp_path / "profile.txt").read_text().startswith("# pyinstrument profile")
     assert (tmp_path / "profile.html").exists()
     assert "nan" not in text.lower().replace("n/a", "")
