@@ -6,11 +6,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import queue
 import re
+import select
 import signal
 import subprocess
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -224,6 +227,38 @@ def test_watch_runs_until_ctrl_c_and_exits_0(url: str, engine: Any) -> None:
         if process.poll() is None:
             process.kill()
         reader.join(timeout=30)
+
+
+def test_watch_on_a_terminal_redraws_in_place_until_ctrl_c(url: str, engine: Any) -> None:
+    in_progress(engine)
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(WIDTH), "LINES": "40", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [CLI, "--url", url, "watch", "sharded", "--interval", "0.1"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + FIRST_FRAME_SECONDS
+        # Three headings drawn: the view refreshed twice in place.
+        while seen.count(b"Ctrl-C stops") < 3:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([controller], [], [], 1.0)
+            if ready:
+                seen += os.read(controller, 65536)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert b"\x1b[1A" in seen or b"\x1b[2K" in seen  # the cursor went back up: in place
+    assert "shard 0" in text and "shard 1" in text and "20/21" in text
 
 
 def test_a_frame_too_narrow_for_the_table_lists_each_line_by_itself(url: str, engine: Any) -> None:

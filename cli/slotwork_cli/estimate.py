@@ -64,7 +64,10 @@ class Estimate:
         if final or not self.late or self.eta is None:
             return None
         takes = values.span((self.eta - now).total_seconds())
-        ends = f", and the slot ends {values.relative(self.slot_end, now)}" if self.slot_end else ""
+        ends = ""
+        if self.slot_end is not None:
+            verb = "ends" if self.slot_end > now else "ended"
+            ends = f", and the slot {verb} {values.relative(self.slot_end, now)}"
         return (
             f"will not finish in this slot: at {values.rate(self.rate)} its {self.left:,} "
             f"item{'s' if self.left != 1 else ''} left take {takes}{ends}"

@@ -28,8 +28,7 @@ class Output:
         clock: Callable[[], datetime] = values.now_utc,
     ) -> None:
         self.as_json = as_json
-        # soft_wrap: a note holding a page token or a command stays on one line to copy.
-        self.console = console or Console(soft_wrap=True)
+        self.console = console or Console()
         self.errors = Console(stderr=True)
         self.clock = clock
 
@@ -50,11 +49,11 @@ class Output:
 
     def note(self, message: str) -> None:
         if not self.as_json:
-            self.console.print(message, markup=False, highlight=False)
+            # Unwrapped: a note holding a page token or a command stays on one line to copy.
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def print(self, renderable: RenderableType) -> None:
-        # Views wrap to the console's width (notes are left unwrapped: see __init__).
-        self.console.print(renderable, soft_wrap=False)
+        self.console.print(renderable)
 
     def show(self, data: T, view: Callable[[T, int, datetime], RenderableType]) -> None:
         """``data`` as JSON, or through ``view(data, width, now)``."""
