@@ -148,6 +148,20 @@ class Client:
     def unregister(self, process: str, item: str) -> dict[str, Any]:
         return dict(self.call("DELETE", f"/processes/{segment(process)}/work/{segment(item)}"))
 
+    def batch_unregister(self, process: str, names: Sequence[str]) -> list[dict[str, Any]]:
+        """Send up to 500 items to cleanup: ``[{"name", "changed"}]`` (unknown names unchanged)."""
+        path = f"/processes/{segment(process)}/work:batchUnregister"
+        return list(self.call("POST", path, {"names": list(names)})["results"])
+
+    def batch_release(self, process: str, names: Sequence[str]) -> list[dict[str, Any]]:
+        """Release up to 500 quarantined items: ``[{"name", "changed"}]``."""
+        path = f"/processes/{segment(process)}/work:batchRelease"
+        return list(self.call("POST", path, {"names": list(names)})["results"])
+
+    def release(self, process: str, item: str) -> dict[str, Any]:
+        path = f"/processes/{segment(process)}/work/{segment(item)}:release"
+        return dict(self.call("POST", path, {}))
+
     def list_work(
         self, process: str, page_size: int | None = None, page_token: str = "", state: str = ""
     ) -> dict[str, Any]:
