@@ -29,7 +29,7 @@ from sample_processes import LATER
 
 __all__ = ["engine", "served", "url"]  # the fixtures of test_cli, used here by name
 
-STATE_WORDS = ("NEW", "ACTIVE", "ABORTED", "INCOMPLETE", "COMPLETED")
+STATE_WORDS = ("queued", "active", "aborted", "incomplete", "completed")
 LONG_NAME = "sync-customer-accounts-europe-west"  # 34 characters, as real ones get
 FIRST_FRAME_SECONDS = 30.0
 
@@ -94,9 +94,9 @@ def test_status_fits_80_columns_and_cuts_no_name_or_state(url: str, engine: Any)
     assert_whole(result.stdout, processes)
     header = line_with("process", result.stdout).split()
     assert header == ["process", "run", "done", "left", "rate", "eta", "errors", "notes"]
-    assert labelled("sharded", result.stdout)[:4] == ["sharded", "ACTIVE", "20", "1"]
+    assert labelled("sharded", result.stdout)[:4] == ["sharded", "active", "20", "1"]
     failing = labelled("failing", result.stdout)
-    assert failing[:4] == ["failing", "INCOMPLETE", "2", "0"]
+    assert failing[:4] == ["failing", "incomplete", "2", "0"]
     assert " ".join(failing).endswith("paused, 2 quarantined")
 
 
@@ -146,7 +146,7 @@ def test_status_of_one_process_shows_run_shards_policies_errors(url: str, engine
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert max(len(line.rstrip()) for line in out.splitlines()) <= WIDTH
-    assert labelled("state", out) == ["state", "ACTIVE"]
+    assert labelled("state", out) == ["state", "active"]
     assert labelled("slot", out) == ["slot", state["run"]["slot"]]
     assert "20 of 21 done, 1 left, 0 failed" in out
     assert "finishes in time" in words(out) or "WILL NOT finish" in words(out)
@@ -177,7 +177,7 @@ def test_watch_shows_each_shard_of_a_run_in_progress(url: str, engine: Any) -> N
     for frame in frames:
         assert max(len(line.rstrip()) for line in frame.splitlines()) <= WIDTH
         head = labelled("sharded", frame)
-        assert head[:3] == ["sharded", "ACTIVE", "20/21"]
+        assert head[:3] == ["sharded", "active", "20/21"]
         assert "█" in head[3] and "░" in head[3]  # the bar: done and left cells
         for index, shard in shards.items():
             row = line_with(f"shard {index} ", frame).split()

@@ -9,7 +9,8 @@ from typing import Any
 
 from slotwork_cli import values
 
-FINAL_STATES = frozenset({"COMPLETED", "INCOMPLETE", "ABORTED"})
+# The API's state words of a finished run (slotwork.model.STATUS_WORDS).
+FINAL_STATES = frozenset({"completed", "incomplete", "aborted"})
 
 
 @dataclass(frozen=True)

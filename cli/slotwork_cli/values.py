@@ -182,7 +182,7 @@ def params(value: Mapping[str, Any]) -> str:
 def run_state(run: Mapping[str, Any]) -> str:
     """The state word of a run (``-`` when there is no run yet)."""
     state = str(run.get("status", {}).get("state", "") or "")
-    return NONE if state in ("", "STATE_UNSPECIFIED") else state
+    return NONE if state in ("", "unspecified") else state
 
 
 def now_utc() -> datetime:
