@@ -331,39 +331,51 @@ class App:
         rate_limit: Rate | float | None = None,
         error_budget: ErrorBudget | None = None,
     ) -> ProcessState:
-        """Store a new slot frequency (raised to the minimum), settings or policies;
-        absent arguments leave what is stored as it is."""
+        """Store a new slot frequency (raised to the minimum), settings or policies.
+
+        Absent arguments leave what is stored as it is; one that equals what is in
+        force changes nothing (no new settings version, so a finished slot is not
+        run again for it). ``rate_limit=0`` removes the stored rate limit;
+        ``run_late_within`` alone changes the window of the RUN_LATE policy.
+        """
         definition = self.definition(process)
+        current = self.get_process(definition.name)
         values = ProcessState()
-        fields: set[str] = set()
         if frequency is not None:
             if frequency <= timedelta(0):
                 raise InvalidArgument("frequency must be positive")
             values.schedule_frequency.FromTimedelta(
                 rules.clamp_frequency(frequency, self.config.min_frequency)
             )
-            fields.add("schedule_frequency")
         if settings is not None:
             values.settings.CopyFrom(to_params(settings))
-            fields.add("settings")
         if catch_up is not None or run_late_within is not None:
-            values.catch_up.CopyFrom(_catch_up(catch_up, run_late_within))
-            fields.add("catch_up")
+            values.catch_up.CopyFrom(_catch_up(catch_up, run_late_within, current.catch_up))
         if pause_after_aborts is not None:
             if not 0 <= pause_after_aborts <= 1000:
                 raise InvalidArgument("pause_after_aborts must be within 0..1000")
             values.pause_after_aborts = pause_after_aborts
-            fields.add("pause_after_aborts")
-        if rate_limit is not None:
+        if rate_limit is not None and rate_limit != 0:
             try:
                 rate = rate_limit if isinstance(rate_limit, Rate) else Rate(float(rate_limit))
             except (TypeError, ValueError) as err:
                 raise InvalidArgument(f"rate_limit: {err}") from None
             values.rate_limit.CopyFrom(rate.to_message())
-            fields.add("rate_limit")
         if error_budget is not None:
             values.error_budget.CopyFrom(error_budget.to_message())
-            fields.add("error_budget")
+        given = {
+            "schedule_frequency": frequency is not None,
+            "settings": settings is not None,
+            "catch_up": catch_up is not None or run_late_within is not None,
+            "pause_after_aborts": pause_after_aborts is not None,
+            "rate_limit": rate_limit is not None,
+            "error_budget": error_budget is not None,
+        }
+        fields = {
+            name
+            for name, named in given.items()
+            if named and _field(values, name) != _field(current, name)
+        }
         if fields:
             values.settings_time.FromDatetime(self.clock())
             fields.add("settings_time")
@@ -438,16 +450,36 @@ def _state_filter(state: str | None) -> tuple[str | None, str | None]:
         raise InvalidArgument(f"unknown state {state[:40]!r}: use one of {words}") from None
 
 
-def _catch_up(policy: str | None, run_late_within: timedelta | None) -> CatchUp:
-    if policy is None:
-        policy = "run_late" if run_late_within else "skip"
-    if policy not in CATCH_UP_POLICIES:
+def _field(message: ProcessState, name: str) -> object:
+    """A top-level field's value, comparable (a message's serialised form)."""
+    value = getattr(message, name)
+    return value.SerializeToString(deterministic=True) if hasattr(value, "ListFields") else value
+
+
+def _catch_up(policy: str | None, run_late_within: timedelta | None, stored: CatchUp) -> CatchUp:
+    """The catch-up policy a change asks for, given the one in force: each part
+    changes only itself, and a combination that cannot work is refused."""
+    if policy is not None and policy not in CATCH_UP_POLICIES:
         raise InvalidArgument(f"catch_up must be one of {', '.join(CATCH_UP_POLICIES)}")
-    message = CatchUp(policy=CATCH_UP_POLICIES[policy])
-    if policy == "run_late":
-        if run_late_within is None or run_late_within <= timedelta(0):
-            raise InvalidArgument("run_late needs a positive run_late_within")
-        message.run_late_within.FromTimedelta(run_late_within)
+    stored_late = stored.policy == CatchUp.RUN_LATE
+    if policy is None:
+        if not stored_late:
+            raise InvalidArgument(
+                "run_late_within is the window of the run_late policy, and the policy is "
+                "skip: give catch_up run_late too"
+            )
+        policy = "run_late"
+    if policy == "skip":
+        if run_late_within is not None:
+            raise InvalidArgument("the skip policy takes no run_late_within")
+        return CatchUp(policy=CatchUp.SKIP)
+    within = run_late_within
+    if within is None and stored_late and stored.HasField("run_late_within"):
+        within = stored.run_late_within.ToTimedelta()
+    if within is None or within <= timedelta(0):
+        raise InvalidArgument("run_late needs a positive run_late_within")
+    message = CatchUp(policy=CatchUp.RUN_LATE)
+    message.run_late_within.FromTimedelta(within)
     return message
 
 

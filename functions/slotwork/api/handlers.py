@@ -122,18 +122,21 @@ def update_process(call: Call) -> Reply:
         run_late_within=run_late_within,
         pause_after_aborts=pause_after,
         rate_limit=_rate(body.get("rateLimit")),
-        error_budget=_error_budget(body.get("errorBudget")),
+        error_budget=_error_budget(call, body.get("errorBudget")),
     )
     return Reply(200, to_json(state))
 
 
-def _rate(value: object) -> Rate | None:
+def _rate(value: object) -> Rate | float | None:
+    """The rate limit asked for; ``{"count": 0}`` removes it (0)."""
     if value is None:
         return None
     fields = fields_of(value, ("count", "per"), "rateLimit", required=("count",))
     count = fields["count"]
     if isinstance(count, bool) or not isinstance(count, int | float):
         raise FieldViolation("rateLimit.count", "must be a number of items")
+    if count == 0:
+        return 0.0
     per = ONE_SECOND
     if fields.get("per") is not None:
         per = duration(fields["per"], "rateLimit.per", limits.MAX_FREQUENCY)
@@ -143,11 +146,13 @@ def _rate(value: object) -> Rate | None:
         raise FieldViolation("rateLimit", str(err)) from None
 
 
-def _error_budget(value: object) -> ErrorBudget | None:
+def _error_budget(call: Call, value: object) -> ErrorBudget | None:
+    """The error budget asked for: each half given replaces that half of the one in
+    force; the other is kept."""
     if value is None:
         return None
     fields = fields_of(value, ("perItem", "perRun"), "errorBudget")
-    current = ErrorBudget()
+    current = ErrorBudget.from_message(call.app.get_process(call.process).error_budget)
     per_item = current.per_item
     if fields.get("perItem") is not None:
         per_item = integer(fields["perItem"], "errorBudget.perItem", 0, MAX_ERRORS)
