@@ -231,7 +231,9 @@ def dispatcher_for(definition: Process, clock: Clock, one_at_a_time: bool) -> Di
 
 class RateLimiter:
     """Spaces dispatches ``1 / rate`` apart (a shard takes its share of the
-    process's rate); an idle spell banks nothing, so no burst ever exceeds it."""
+    process's rate) on a fixed grid: a dispatch a little late (the loop's own
+    work) keeps the grid, so the average holds the rate exactly; after an idle
+    spell longer than one interval the grid starts again, so nothing is banked."""
 
     def __init__(self) -> None:
         self._next: datetime | None = None
@@ -248,7 +250,10 @@ class RateLimiter:
             self._next = None
             return
         interval = timedelta(seconds=max(share, 1) / rate.per_second)
-        self._next = (now if self._next is None else max(self._next, now)) + interval
+        if self._next is not None and timedelta(0) <= now - self._next < interval:
+            self._next += interval
+        else:
+            self._next = max(now, self._next or now) + interval
 
 
 class RetryQueue:
