@@ -120,7 +120,7 @@ def measure(
     rss_before = psutil.Process().memory_info().rss / 2**20
     if kind in ("engine", "resume", "parallel"):
         trigger = fx.RecordingTrigger()
-        definition = define(process, spec or {}) if kind == "parallel" else None
+        definition = define(process, spec or {}, fx.FREQUENCY) if kind == "parallel" else None
         app = fx.make_app(
             client, process, clock, deadline=deadline, trigger=trigger, definition=definition
         )

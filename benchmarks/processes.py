@@ -33,12 +33,12 @@ class Sleeper:
         return None
 
 
-def define(name: str, spec: dict[str, Any]) -> slotwork.Process:
+def define(name: str, spec: dict[str, Any], frequency: timedelta = LONG_SLOT) -> slotwork.Process:
     """One benchmarked process from its description."""
     return slotwork.Process(
         name,
         Sleeper(float(spec.get("sleep_ms", 0))),
-        frequency=LONG_SLOT,
+        frequency=frequency,
         concurrency=int(spec.get("concurrency", 1)),
         shards=int(spec.get("shards", 1)),
         rate_limit=spec.get("rate"),

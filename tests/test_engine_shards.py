@@ -15,7 +15,7 @@ from slotwork.buckets import BUCKETS, bucket_of, shard_range
 from slotwork.clock import EPOCH
 from slotwork.schema import Status
 
-from helpers import HOUR, FakeClock, RecordingWorker, counter_ids, make_app
+from helpers import HOUR, START, FakeClock, RecordingWorker, counter_ids, make_app
 
 
 def names(n: int) -> list[str]:
@@ -178,15 +178,14 @@ def _items(client: firestore.Client) -> list[dict[str, object]]:
     return [d.to_dict() or {} for d in work.stream()]
 
 
-def test_an_unsharded_process_gives_old_items_their_bucket_as_they_run(
-    client: firestore.Client,
-) -> None:
+def test_an_unsharded_process_works_items_without_a_bucket(client: firestore.Client) -> None:
+    """An unsharded process needs no buckets: its old items run as they are (the
+    backfill gives them buckets only before the process first runs sharded)."""
     work = client.collection("slotwork").document("sweep").collection("work")
-    epoch = EPOCH
-    work.document("old").set({"schema_version": 1, "list": "ACTIVE", "done_slot": epoch})
+    work.document("old").set({"schema_version": 1, "list": "ACTIVE", "done_slot": EPOCH})
     app = make_app(client, RecordingWorker(), FakeClock())
     assert app.tick("sweep").processed == 1
-    assert work.document("old").get().get("bucket") == bucket_of("old")
+    assert work.document("old").get().get("done_slot") == START
 
 
 def test_one_shards_budget_abort_stops_the_others(client: firestore.Client) -> None:

@@ -26,6 +26,7 @@ class Budget:
         self._base = min(MAX_BASE_MARGIN_SECONDS, BASE_MARGIN_FRACTION * deadline)
         self._items: deque[float] = deque(maxlen=WINDOW)
         self._checkpoint = 0.0
+        self._margin: float | None = None  # computed once per change, read per item
 
     def remaining(self) -> float:
         """Seconds to the deadline (negative once past it)."""
@@ -33,14 +34,18 @@ class Budget:
 
     def record_item(self, seconds: float) -> None:
         self._items.append(max(seconds, 0.0))
+        self._margin = None
 
     def record_checkpoint(self, seconds: float) -> None:
         self._checkpoint = max(self._checkpoint, seconds)
+        self._margin = None
 
     def margin(self) -> float:
         """Time kept in hand: base, plus the next item's likely cost, plus the final checkpoint."""
-        slowest = max(self._items, default=0.0)
-        return self._base + ITEM_SAFETY_FACTOR * slowest + ITEM_SAFETY_FACTOR * self._checkpoint
+        if self._margin is None:
+            slowest = max(self._items, default=0.0)
+            self._margin = self._base + ITEM_SAFETY_FACTOR * (slowest + self._checkpoint)
+        return self._margin
 
     def exhausted(self) -> bool:
         """Whether starting another item would risk overrunning the deadline."""

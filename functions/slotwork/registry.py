@@ -66,20 +66,28 @@ class Change:
 Decide = Callable[[str, StoredItem | None, datetime], Change]
 
 
-def fresh_fields(list_name: str, name: str, now: datetime, params: Params | None) -> ItemFields:
-    """An item's fields as (re)registered or unregistered: nothing done in any slot."""
+def fresh_fields(
+    list_name: str, name: str, now: datetime, params: Params | None, found: StoredItem | None
+) -> ItemFields:
+    """An item's fields as (re)registered or unregistered: nothing done in any slot.
+    Retry and quarantine state is written only to reset what ``found`` holds (an
+    absent field reads as its default, and every field written costs each tick)."""
+    retried = found is not None and (
+        found.attempts or found.attempt_slot is not None or found.next_attempt_time is not None
+    )
+    failed = found is not None and (found.failed_slots or found.list == QUARANTINED)
     return ItemFields(
         list=list_name,
         params=params,
         modified=now,
-        status=ItemStatus(state=NEW, start_time=EPOCH, finish_time=EPOCH),
+        status=ItemStatus(state=NEW),
         done_slot=EPOCH,
-        bucket=bucket_of(name),
-        attempts=0,
-        attempt_slot=EPOCH,
-        next_attempt_time=EPOCH,
-        failed_slots=0,
-        quarantine_reason="",
+        bucket=bucket_of(name) if found is None or found.bucket is None else None,
+        attempts=0 if retried else None,
+        attempt_slot=EPOCH if retried else None,
+        next_attempt_time=EPOCH if retried else None,
+        failed_slots=0 if failed else None,
+        quarantine_reason="" if failed else None,
     )
 
 
@@ -102,7 +110,7 @@ class Registry:
 
         def decide(name: str, found: StoredItem | None, now: datetime) -> Change:
             params = wanted[name]
-            fields = fresh_fields(ACTIVE, name, now, params)
+            fields = fresh_fields(ACTIVE, name, now, params, found)
             if found is None:
                 return Change(ItemWrite(name, fields, None), created=True)
             if found.list in (ACTIVE, QUARANTINED) and found.params == params:
@@ -132,7 +140,7 @@ class Registry:
                 raise NotFound(f"work item {name!r} of process {process!r} not found")
             if found.list in (CLEANUP, DROPPED):
                 return Change(None)
-            fields = fresh_fields(CLEANUP, name, now, None)
+            fields = fresh_fields(CLEANUP, name, now, None, found)
             released = -1 if found.list == QUARANTINED else 0
             return Change(ItemWrite(name, fields, found.update_time), quarantined=released)
 
@@ -149,7 +157,7 @@ class Registry:
                 raise NotFound(f"work item {name!r} of process {process!r} not found")
             if found.list != QUARANTINED:
                 return Change(None)
-            fields = fresh_fields(ACTIVE, name, now, found.params)
+            fields = fresh_fields(ACTIVE, name, now, found.params, found)
             return Change(ItemWrite(name, fields, found.update_time), quarantined=-1)
 
         changes = self._apply(process, names, decide, f"releasing work in {process}")

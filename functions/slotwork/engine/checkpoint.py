@@ -66,15 +66,18 @@ class Checkpointer:
 
     # -- when -------------------------------------------------------------------
     def due(self) -> bool:
-        """Whether the items finished so far should be committed now."""
-        if not self.writes:
-            return self.lease_running_out()
-        if self.state.part.suspect_items > 0:
-            return True  # narrowing down a killer: every item is committed at once
-        if len(self.writes) >= self.deps.config.checkpoint_items:
+        """Whether the items finished so far should be committed now, or the lease
+        renewed before another item starts."""
+        if self.writes and (
+            self.state.part.suspect_items > 0  # narrowing down a killer: each item at once
+            or len(self.writes) >= self.deps.config.checkpoint_items
+        ):
             return True
-        since = (self.deps.clock() - self.last).total_seconds()
-        return since >= self.deps.config.checkpoint_seconds or self.lease_running_out()
+        now = self.deps.clock()
+        if self.writes and (now - self.last).total_seconds() >= self.deps.config.checkpoint_seconds:
+            return True
+        margin = timedelta(seconds=self.state.deadline.margin())
+        return now >= self.state.fence.expiry - margin
 
     def lease_running_out(self, after_renewal: bool = False) -> bool:
         """Whether the lease must be renewed before another item starts."""
@@ -178,6 +181,13 @@ class Checkpointer:
         if tally.errors.last_time is not None:
             status.last_error_time.CopyFrom(datetime_to_ts(tally.errors.last_time))
         part.counted_errors = state.budget.own
+        counting = state.counting
+        if counting is not None and (counting.done() or release):
+            state.counting = None
+            try:
+                part.items_total = counting.result()
+            except Exception as err:  # the count only informs: a failed one is none
+                event(logging.WARNING, "could not count the shard's items", detail=str(err)[:500])
         # Items registered after the shard counted its own are done beyond its total.
         part.items_total = max(part.items_total, part.items_done)
         part.commits += 1

@@ -11,6 +11,8 @@ really stands in its way.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 
 from slotwork import rules
@@ -349,9 +351,15 @@ def _claimed(
     new_part = previous.shard.run_id != run.id
     slot = ts_to_datetime(run.slot)
     buckets = shard_range(part.index, max(run.shards, 1))
-    if new_part:
-        part.items_total = _count(deps, slot, buckets, part.index)
     policies = policies_of(state, deps.definition)
+    counting: Future[int] | None = None
+    if new_part and isinstance(policies.errors.per_run, float):
+        # A fractional budget needs the count before the first error is judged.
+        part.items_total = _count(deps, slot, buckets, part.index)
+    elif new_part:
+        # Else the count (a query in proportion to the items, on the emulator) runs
+        # beside the first items; the first checkpoint after it records it.
+        counting = _count_beside(deps, slot, buckets, part.index)
     budget = RunBudget(policies.errors.run_limit(part.items_total), own=part.counted_errors)
     if run.shards > 1:
         budget.set_elsewhere(state.run.counted_errors - part.counted_errors)
@@ -401,7 +409,24 @@ def _claimed(
         tally=tally,
         budget=budget,
         killer=killer,
+        counting=counting,
     )
+
+
+def _count_beside(
+    deps: TickDeps, slot: datetime, buckets: BucketRange, shard: int
+) -> Future[int]:
+    """``_count`` on a thread of its own (the Firestore client is thread-safe)."""
+    future: Future[int] = Future()
+
+    def count() -> None:
+        try:
+            future.set_result(_count(deps, slot, buckets, shard))
+        except Exception as err:  # read by the checkpoint that records the count
+            future.set_exception(err)
+
+    threading.Thread(target=count, name="slotwork-count", daemon=True).start()
+    return future
 
 
 def _count(deps: TickDeps, slot: datetime, buckets: BucketRange, shard: int) -> int:

@@ -33,11 +33,13 @@ from slotwork.store import StoredItem
 
 @dataclass
 class Job:
-    """One call of the worker: an item, which method, and the item's context."""
+    """One call of the worker: an item, which method, the item's context, and the
+    params the worker gets (its own: mutating them changes nothing stored)."""
 
     item: StoredItem
     cleanup: bool
     ctx: ItemContext
+    params: Params
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,8 @@ class Finished:
     error: Exception | None
 
 
-def _item(stored: StoredItem) -> Item:
-    params = Params()
-    params.CopyFrom(stored.params)  # the worker's copy: mutating it changes nothing stored
-    return Item(stored.name, params, status_doc=stored.status_doc)
+def _item(job: Job) -> Item:
+    return Item(job.item.name, job.params, status_doc=job.item.status_doc)
 
 
 def call(worker: Worker, job: Job, clock: Clock) -> Finished:
@@ -61,7 +61,7 @@ def call(worker: Worker, job: Job, clock: Clock) -> Finished:
     started = clock()
     method = worker.cleanup if job.cleanup else worker.process
     try:
-        method(job.ctx, _item(job.item))
+        method(job.ctx, _item(job))
         error: Exception | None = None
     except Exception as err:  # a worker's failure is the item's, never the tick's
         error = err
@@ -75,7 +75,7 @@ async def call_async(worker: Worker, job: Job, clock: Clock) -> Finished:
         worker.cleanup if job.cleanup else worker.process  # type: ignore[assignment]
     )
     try:
-        await method(job.ctx, _item(job.item))
+        await method(job.ctx, _item(job))
         error: Exception | None = None
     except Exception as err:  # a worker's failure is the item's, never the tick's
         error = err

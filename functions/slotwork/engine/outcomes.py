@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from slotwork import rules
-from slotwork.buckets import bucket_of
 from slotwork.clock import EPOCH
 from slotwork.context import ItemContext, error_text
 from slotwork.engine.dispatch import Finished
@@ -84,8 +83,7 @@ def judge(
     state = rules.final_state(ctx.item_aborted, ctx.errors.total if failed else 0)
     status = _status(ctx, state, finished)
     tries = attempts_before(item, slot) + 1
-    # Items written before buckets existed get theirs as they run.
-    bucket = item.bucket if item.bucket is not None else bucket_of(item.name)
+    # Only what changes is written: every field written costs each tick.
     if job.cleanup:
         if gone or not failed:
             fields = ItemFields(
@@ -93,10 +91,9 @@ def judge(
                 done_slot=slot,
                 list=DROPPED,
                 modified=finished.finished,
-                bucket=bucket,
             )
             return _verdict(Kind.CLEANED, item, fields, state)
-        dirty = ItemFields(status=status, done_slot=slot, bucket=bucket)
+        dirty = ItemFields(status=status, done_slot=slot)
         return _verdict(Kind.DIRTY, item, dirty, state)
     retryable = failed and not (permanent or ctx.item_aborted or run_aborted)
     if retryable and tries < retry.attempts:
@@ -107,18 +104,18 @@ def judge(
         )
         due = finished.finished + delay
         fields = ItemFields(
-            status=status, attempts=tries, attempt_slot=slot, next_attempt_time=due, bucket=bucket
+            status=status, attempts=tries, attempt_slot=slot, next_attempt_time=due
         )
         return Verdict(Kind.RETRY, ItemWrite(item.name, fields, item.update_time), due, state)
     failed_slots = item.failed_slots + 1 if failed else 0
+    retried = item.attempts or item.attempt_slot is not None or item.next_attempt_time is not None
     done = ItemFields(
         status=status,
         done_slot=slot,
-        attempts=0,
-        attempt_slot=EPOCH,
-        next_attempt_time=EPOCH,
-        failed_slots=failed_slots,
-        bucket=bucket,
+        attempts=0 if retried else None,
+        attempt_slot=EPOCH if retried else None,
+        next_attempt_time=EPOCH if retried else None,
+        failed_slots=failed_slots if failed_slots != item.failed_slots else None,
     )
     if failed and quarantine_after and failed_slots >= quarantine_after:
         last = ctx.errors.recent[-1].text if ctx.errors.recent else "unknown"

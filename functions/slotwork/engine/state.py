@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -152,6 +153,7 @@ class RunState:
     counts: TickCounts = field(default_factory=TickCounts)
     stop: Stop | None = None
     killer: str = ""  # an item that killed the previous holder, to set aside first
+    counting: Future[int] | None = None  # the shard's items, still being counted
 
     @property
     def aborted(self) -> bool:

@@ -83,16 +83,18 @@ class Work:
         while True:
             self._record_all(self.dispatch.take(None))
             if self.checkpointer.due():
+                # (Also when the lease runs short: never start an item on an expired one.)
                 self.checkpointer.commit()
+                if state.stop is None and self.checkpointer.lease_running_out(after_renewal=True):
+                    state.stop = Stop.LAPSED  # the renewal itself took too long
             self._check_stop()
             if state.stop is None and self.dispatch.in_flight < self.dispatch.capacity:
-                wait = self._wait_before_dispatch()
-                if wait > 0:
-                    self.deps.sleep(min(wait, MAX_WAIT_SECONDS))
-                    continue
-                if state.stop is not None:
-                    continue
-                item = self._due_retry()
+                if state.policies.rate is not None:
+                    wait = self.limiter.delay(self.deps.clock())
+                    if wait > 0:
+                        self.deps.sleep(min(wait, MAX_WAIT_SECONDS))
+                        continue
+                item = self._due_retry() if len(self.retries) else None
                 if item is None and not exhausted:
                     try:
                         item = next(upcoming)
@@ -128,16 +130,6 @@ class Work:
             state.stop = Stop.ABORTED
         elif state.deadline.exhausted():
             state.stop = Stop.DEADLINE
-
-    def _wait_before_dispatch(self) -> float:
-        """Seconds to wait before the next item may start: the lease is renewed
-        first when it runs short, and the rate limit spaces items out."""
-        if self.checkpointer.lease_running_out():
-            self.checkpointer.commit()  # renew first: never work on an expired lease
-            if self.state.stop is None and self.checkpointer.lease_running_out(after_renewal=True):
-                self.state.stop = Stop.LAPSED  # the renewal itself took too long
-            return 0.0
-        return self.limiter.delay(self.deps.clock())
 
     def _wait_for_retries(self) -> None:
         """Only retries are left: wait for the first if it is due before the deadline."""
@@ -250,8 +242,15 @@ class Work:
             if state.stop is not None:
                 state.part.current_item = ""
                 return
-        job = Job(item, item.list == CLEANUP, self._context(item))
-        self.limiter.take(state.policies.rate, max(state.run.shards, 1), self.deps.clock())
+        # Each read of an item has params of its own; an item that may run again in
+        # this tick (a retry) gives its worker a copy.
+        params = item.params
+        if self.retry.attempts > 1:
+            params = Params()
+            params.CopyFrom(item.params)
+        job = Job(item, item.list == CLEANUP, self._context(item), params)
+        if state.policies.rate is not None:
+            self.limiter.take(state.policies.rate, max(state.run.shards, 1), self.deps.clock())
         self.in_flight.add(item.name)
         self.dispatch.submit(job)
 
@@ -353,7 +352,7 @@ class Work:
         ctx = self._context(found)
         ctx.item_aborted = True
         now = self.deps.clock()
-        job = Job(found, found.list == CLEANUP, ctx)
+        job = Job(found, found.list == CLEANUP, ctx, found.params)
         finished = Finished(job, now, now, Permanent(KILLED_TEXT))
         event(
             logging.WARNING,

@@ -21,13 +21,13 @@ from slotwork.store.values import (
     StoredItem,
 )
 
-# The fields of an item the engine reads for a pending item.
+# The fields of an item the engine reads for a pending item. (Not its bucket: a
+# shard's query selects on it, and an unsharded process needs none.)
 PENDING_FIELDS = (
     "list",
     "status",
     "done_slot",
     "params",
-    "bucket",
     "attempts",
     "attempt_slot",
     "next_attempt_time",
@@ -40,14 +40,14 @@ def status_doc(status: ItemStatus) -> dict[str, Any]:
     """An item's status as stored (a ``Status`` map)."""
     doc: dict[str, Any] = {
         "state": status.state,
-        "start_time": status.start_time,
-        "finish_time": status.finish_time,
         "stats": dict(status.stats),
         "errors": [{"time": e.time, "text": e.text} for e in status.errors],
         "total_errors": status.total_errors,
     }
-    if status.last_error_time is not None:
-        doc["last_error_time"] = status.last_error_time
+    for name in ("start_time", "finish_time", "last_error_time"):
+        value = getattr(status, name)
+        if value is not None:
+            doc[name] = value
     return doc
 
 

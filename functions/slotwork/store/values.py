@@ -132,8 +132,8 @@ class ItemStatus:
     """An item's status after one processing."""
 
     state: str
-    start_time: datetime
-    finish_time: datetime
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
     stats: Mapping[str, float] = field(default_factory=dict)
     errors: Sequence[ErrorEntry] = ()
     total_errors: int = 0
