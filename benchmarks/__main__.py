@@ -77,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-items", type=int, default=parallel.SHARD_ITEMS, help=argparse.SUPPRESS)
     p.add_argument("--rate-items", type=int, default=parallel.RATE_ITEMS, help=argparse.SUPPRESS)
     p.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=None,
+        help="also compare the no-op tick with slotwork at this git revision, in the same run",
+    )
+    p.add_argument("--baseline-items", type=int, default=10_000, help=argparse.SUPPRESS)
+    p.add_argument(
         "--host", default=None, help="use a running emulator at HOST:PORT instead of starting one"
     )
     p.add_argument(
@@ -110,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         in_tick_items=args.in_tick_items,
         shard_items=args.shard_items,
         rate_items=args.rate_items,
+        baseline_revision=args.baseline,
+        baseline_items=args.baseline_items,
     )
     sections = suite.run(options)
     command = "python -m benchmarks " + shlex.join(

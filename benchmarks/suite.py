@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import (
+    baseline,
     docsize,
     hotpath,
     memory,
@@ -52,6 +53,8 @@ class Options:
     in_tick_items: int = parallel.IN_TICK_ITEMS
     shard_items: int = parallel.SHARD_ITEMS
     rate_items: int = parallel.RATE_ITEMS
+    baseline_revision: str | None = None  # a revision whose no-op tick this one is compared with
+    baseline_items: int = baseline.ITEMS
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
 
 
@@ -137,6 +140,12 @@ def run(options: Options) -> list[Section]:
             log,
         )
         log(f"parallel figures measured ({budget.elapsed():.0f} s so far)")
+        compared = None
+        if options.baseline_revision:
+            compared = baseline.measure(
+                bench, options.baseline_revision, max(options.repeat, 3), options.baseline_items
+            )
+            log(f"compared with {options.baseline_revision} ({budget.elapsed():.0f} s so far)")
         scaled = None
         if options.million:
             scaled = scale.measure(bench, options.scale_items)
@@ -159,6 +168,8 @@ def run(options: Options) -> list[Section]:
         )
         sections.append(resume.section(resumed, single, deadline, sizes_found))
         sections.append(parallel.section(wide))
+        if compared is not None:
+            sections.append(baseline.section(compared))
         if scaled is not None:
             sections.append(scale.section(scaled))
         if profile is not None:
