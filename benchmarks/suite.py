@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmarks import (
     baseline,
     docsize,
+    harness,
     hotpath,
     memory,
     ops,
@@ -168,6 +169,7 @@ def run(options: Options) -> list[Section]:
         )
         sections.append(resume.section(resumed, single, deadline, sizes_found))
         sections.append(parallel.section(wide))
+        sections.append(harness.section(harness.measure()))
         if compared is not None:
             sections.append(baseline.section(compared))
         if scaled is not None:

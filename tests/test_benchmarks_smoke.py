@@ -22,6 +22,7 @@ SECTIONS = (
     "## Registration throughput",
     "## Resume across continuations",
     "## Items in flight, shards and rate limits",
+    "## Testing workers",
     "## Profile of the hottest path",
 )
 
