@@ -85,10 +85,11 @@ def start(
 ) -> FunctionServer:
     """Start ``target`` of ``source`` on ``port`` (a free one by default); wait until it answers."""
     port = port or free_port()
+    source = source.resolve()  # the child runs in the source directory: a relative path would move
     process = subprocess.Popen(
         command(target, port, source),
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        cwd=ROOT,
+        cwd=source.parent,  # as on Cloud Functions, where the source directory is the working one
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

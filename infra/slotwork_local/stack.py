@@ -2,8 +2,15 @@
 
 Starts the Firestore emulator (or uses FIRESTORE_EMULATOR_HOST), the local
 scheduler and its Cloud Scheduler REST endpoint, the functions-framework
-servers of ``run`` and ``api``, seeds the TTL-sweeper demo, then shows live
-progress until Ctrl-C or SIGTERM, and stops everything it started.
+servers of ``run`` and ``api``, seeds the TTL-sweeper demo (when the processes
+have it), then shows live progress until Ctrl-C or SIGTERM, and stops
+everything it started.
+
+It runs this repository's functions by default, or a project of your own:
+``--source`` (its functions directory), ``--jobs`` (its tfvars file) and
+``--processes`` (its processes module); outside this repository the defaults
+are ``./functions``, ``./terraform/processes.auto.tfvars.json`` and
+``./.slotwork/run``.
 """
 
 from __future__ import annotations
@@ -35,15 +42,15 @@ from slotwork.deployment import load_processes
 from slotwork_local import emulator, progress, servers
 from slotwork_local.cadence import cadence_for
 from slotwork_local.delivery import HttpDelivery
-from slotwork_local.jobs import JOBS_FILE, load_jobs
+from slotwork_local.jobs import load_jobs
+from slotwork_local.layout import Layout, default_layout
 from slotwork_local.runlog import RunLog, attach, event
 from slotwork_local.scheduler import LocalScheduler
 from slotwork_local.scheduler_api import SchedulerApi
 from slotwork_local.seed import DEMO_COLLECTIONS, seed
+from slotwork_local.seed import PROCESS as DEMO_PROCESS
 
-ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ROOT / "functions"
-RUN_ROOT = ROOT / ".slotwork" / "run"
+PROCESSES_VARIABLE = "SLOTWORK_PROCESSES"  # as slotwork.deployment
 PROJECT = "slotwork-local"
 LOCATION = "local"
 REFRESH_SECONDS = 1.0
@@ -68,13 +75,17 @@ class Options:
     run_root: Path
     data_dir: Path | None
     jobs_file: Path
+    source: Path
+    processes: str
     seed: bool
     duration: float | None
     plain: bool
+    checkout: bool = True
 
 
-def parse_args(argv: list[str] | None = None) -> Options:
-    """Options from the command line (every default is the demo's)."""
+def parse_args(argv: list[str] | None = None, layout: Layout | None = None) -> Options:
+    """Options from the command line (every default is the demo's, or ``layout``'s paths)."""
+    layout = layout or default_layout()
     parser = argparse.ArgumentParser(prog="slotwork-local", description=__doc__)
     add = parser.add_argument
     add(
@@ -98,14 +109,35 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--run-port", type=int, default=None, help="default: a free port")
     add("--api-port", type=int, default=None, help="default: a free port")
     add("--scheduler-port", type=int, default=0, help="default: a free port")
-    add("--run-dir", type=Path, default=RUN_ROOT, help="where each run's folder and log go")
+    add(
+        "--run-dir",
+        type=Path,
+        default=layout.run_root,
+        help=f"where each run's folder and log go (default {layout.run_root})",
+    )
     add(
         "--data-dir",
         type=Path,
         default=None,
         help="import the emulator's data from here at start and export it here at exit",
     )
-    add("--jobs", type=Path, default=JOBS_FILE, help="the job definitions (Terraform's)")
+    add(
+        "--jobs",
+        type=Path,
+        default=layout.jobs,
+        help=f"the job definitions, Terraform's tfvars JSON (default {layout.jobs})",
+    )
+    add(
+        "--source",
+        type=Path,
+        default=layout.source,
+        help=f"the functions directory: main.py and the processes module (default {layout.source})",
+    )
+    add(
+        "--processes",
+        default=os.environ.get(PROCESSES_VARIABLE) or "processes",
+        help=f"the module of --source with PROCESSES (default ${PROCESSES_VARIABLE}, processes)",
+    )
     add("--no-seed", action="store_true", help="do not seed the demo collections and items")
     add("--duration", type=float, default=None, help="stop by itself after this many seconds")
     add("--plain", action="store_true", help="summary lines instead of the live table")
@@ -124,9 +156,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         run_root=args.run_dir,
         data_dir=args.data_dir,
         jobs_file=args.jobs,
+        source=args.source.resolve(),
+        processes=args.processes,
         seed=not args.no_seed,
         duration=args.duration,
         plain=args.plain or not sys.stdout.isatty(),
+        checkout=layout.is_checkout,
     )
 
 
@@ -181,12 +216,44 @@ def function_env(opts: Options, emulator_host: str, scheduler_endpoint: str) -> 
         "SLOTWORK_LEASE_SECONDS": f"{opts.lease_seconds:g}",
         "SLOTWORK_SCHEDULER_PARENT": f"projects/{opts.project}/locations/{LOCATION}",
         "SLOTWORK_SCHEDULER_ENDPOINT": scheduler_endpoint,
+        PROCESSES_VARIABLE: opts.processes,
         "SLOTWORK_TTL_SWEEPER_COLLECTIONS": ",".join(d.name for d in DEMO_COLLECTIONS),
     }
 
 
+def check_source(opts: Options) -> None:
+    """Refuse a --source without main.py before anything starts."""
+    if not (opts.source / "main.py").is_file():
+        raise ValueError(
+            f"--source {opts.source}: no main.py there (the functions directory holds main.py "
+            f"and the {opts.processes} module)"
+        )
+
+
+def project_app(opts: Options, client: firestore.Client) -> slotwork.App:
+    """An App over the project's processes (the display reads state through it)."""
+    # The deployed source directory is the import root, as in the functions.
+    sys.path.insert(0, str(opts.source))
+    return slotwork.App(
+        load_processes(opts.processes), client=client, min_frequency=opts.min_frequency_seconds
+    )
+
+
+def seeds_demo(opts: Options, app: slotwork.App) -> bool:
+    """Whether to seed the TTL-sweeper demo: asked for, and the processes have the sweeper."""
+    return opts.seed and DEMO_PROCESS in app.processes
+
+
+def tail_hint(opts: Options, run_dir: Path) -> str:
+    """The command that follows this run's log."""
+    if opts.checkout:
+        return "infra/bin/tail-log"
+    return f"python -m slotwork_local.ops tail-log {run_dir}"
+
+
 def run(opts: Options, stop: threading.Event, console: Console) -> int:
     """Start the stack, show progress until ``stop`` (or ``duration``), stop it all."""
+    check_source(opts)
     run_dir = new_run_dir(opts.run_root)
     runlog = RunLog(run_dir / "run.log")
     handler = attach(runlog, "local")
@@ -235,13 +302,9 @@ def run(opts: Options, stop: threading.Event, console: Console) -> int:
                 project=opts.project,
                 credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             )
-            sys.path.insert(0, str(FUNCTIONS))  # the deployed source is the import root
-            app = slotwork.App(
-                load_processes("processes"),
-                client=client,
-                min_frequency=opts.min_frequency_seconds,
-            )
-            if opts.seed:
+            app = project_app(opts, client)
+            demo = seeds_demo(opts, app)
+            if demo:
                 step("seeding the demo: " + ", ".join(d.name for d in DEMO_COLLECTIONS))
                 seed(app, client, datetime.now(UTC), timedelta(seconds=opts.frequency_seconds))
             scheduler.start()
@@ -263,9 +326,9 @@ def run(opts: Options, stop: threading.Event, console: Console) -> int:
         event(logging.INFO, "stack started", **info)
         console.print(
             f"run {info['run_url']}   api {api_url}   scheduler {api.endpoint}   "
-            f"emulator {host}\nlog {runlog.path} (infra/bin/tail-log follows it)"
+            f"emulator {host}\nlog {runlog.path} ({tail_hint(opts, run_dir)} follows it)"
         )
-        collections = [d.name for d in DEMO_COLLECTIONS] if opts.seed else []
+        collections = [d.name for d in DEMO_COLLECTIONS] if demo else []
         watch(
             lambda: progress.snapshot(
                 app, client, scheduler.jobs(), collections, datetime.now(UTC)
@@ -298,7 +361,7 @@ def start_children(
     """
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures: dict[str, Future[Stoppable]] = {
-            target: pool.submit(servers.start, target, env, runlog, port)
+            target: pool.submit(servers.start, target, env, runlog, port, opts.source / "main.py")
             for target, port in (("run", run_port), ("api", opts.api_port))
         }
         if emulator_port is not None:
