@@ -1,5 +1,6 @@
 """What each ``slotwork`` command does: one function per command, given its parsed
-arguments, the API client and where to print. Each answers its exit status."""
+arguments, the API client (not for ``init``, which writes files) and where to
+print. Each answers its exit status."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, RenderableType
 
-from slotwork_cli import files, release, views, work_views
+from slotwork_cli import files, release, scaffold, views, work_views
 from slotwork_cli.batches import BatchError, Counts
 from slotwork_cli.client import ApiError, Client
 from slotwork_cli.output import Output
@@ -21,6 +23,8 @@ from slotwork_cli.settings import Change, SettingsError, merge_params
 from slotwork_cli.watch import watch
 
 Command = Callable[[argparse.Namespace, Client, Output], int]
+# A command that needs no API (``init``).
+LocalCommand = Callable[[argparse.Namespace, Output], int]
 
 
 class UsageError(Exception):
@@ -45,6 +49,24 @@ def _params_json(args: argparse.Namespace) -> dict[str, Any] | None:
     if not isinstance(given, dict):
         raise UsageError('--params must be a JSON object {"intParams": ...}')
     return given
+
+
+# -- a project of your own ----------------------------------------------------------------
+def init(args: argparse.Namespace, out: Output) -> int:
+    target = Path(args.directory)
+    try:
+        written = scaffold.init(target, wheel=args.wheel)
+    except scaffold.InitError as err:
+        raise UsageError(str(err)) from None
+    out.note(f"wrote {len(written)} files into {target}")
+    out.note(
+        f"next:\n  cd {target}\n"
+        "  python3 -m venv .venv && . .venv/bin/activate && pip install 'slotwork[local]' pytest\n"
+        "  make test    # the example worker's tests, in memory\n"
+        "  make run     # your processes on the local stack (Ctrl-C stops it)\n"
+        "README.md says more; functions/requirements.txt says how the deployment gets slotwork."
+    )
+    return 0
 
 
 # -- processes -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@
     slotwork pause|resume|run PROCESS
     slotwork settings PROCESS [--frequency 1h] [--rate-limit 100/1m] ...
     slotwork runs PROCESS
+    slotwork init DIR [--wheel FILE]
 
 The API's URL comes from ``--url`` or ``SLOTWORK_API_URL``. A deployed (https,
 not localhost) API gets a Google ID token with every request; a local one
@@ -19,12 +20,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from slotwork_cli import commands
 from slotwork_cli.auth import AuthError
 from slotwork_cli.batches import BATCH_SIZE
 from slotwork_cli.client import DEFAULT_TIMEOUT_SECONDS, ApiError, Client
-from slotwork_cli.commands import Command, UsageError
+from slotwork_cli.commands import Command, LocalCommand, UsageError
 from slotwork_cli.output import Output
 from slotwork_cli.settings import duration, non_negative, per_run, rate_limit
 
@@ -244,13 +246,34 @@ def parser() -> argparse.ArgumentParser:
     runs = _command(commands_, "runs", commands.runs, "run history, newest first", "process")
     runs.add_argument("--page-size", type=int)
     runs.add_argument("--page-token")
+    _init_parser(commands_)
     return root
+
+
+def _init_parser(commands_: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    text = "write a new project of your own into DIR (new or empty): functions, tests, terraform"
+    init = commands_.add_parser("init", help=text, description=text)
+    init.add_argument("directory", metavar="DIR")
+    init.add_argument(
+        "--wheel",
+        type=Path,
+        metavar="FILE",
+        help="a slotwork wheel to vendor into DIR/functions/vendor for the deployment",
+    )
+    init.set_defaults(local=commands.init)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slotwork`` console script; returns the exit status."""
     args = parser().parse_args(argv)
     out = Output(args.json)
+    local: LocalCommand | None = getattr(args, "local", None)
+    if local is not None:
+        try:
+            return local(args, out)
+        except UsageError as err:
+            out.error(str(err))
+            return 2
     if not args.url:
         out.error(f"give the API's URL with --url or {URL_ENV}")
         return 2
