@@ -86,11 +86,19 @@ def test_a_run_request_without_json_content_type_or_body_is_a_4xx(
     server: Server, client: firestore.Client
 ) -> None:
     for response in (
-        requests.get(server.url, timeout=30),
         requests.post(server.url, data=b"process=work", timeout=30),
         requests.put(server.url, data=b"", timeout=30),
     ):
         assert 400 <= response.status_code < 500, response.status_code
+        assert "error" in response.json()
+    assert list(client.collections()) == []
+
+
+def test_a_get_is_a_readiness_probe_not_a_tick(server: Server, client: firestore.Client) -> None:
+    # Platforms and the local stack probe with GET: it answers JSON, ticks nothing.
+    response = requests.get(server.url, timeout=30)
+    assert response.status_code == 200
+    assert response.json() == {"function": "run", "ready": True}
     assert list(client.collections()) == []
 
 
