@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from typing import Any
 from google.cloud import firestore
 
 import slotwork
+import slotwork.testing
 from slotwork import Context, Item
 from slotwork.params import ParamsLike
 
@@ -22,27 +22,11 @@ START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-class FakeClock:
-    """A clock that moves only when told to (or by ``step`` on every read)."""
+class FakeClock(slotwork.testing.FakeClock):
+    """The library's test clock, starting at this suite's ``START``."""
 
     def __init__(self, start: datetime = START, step: timedelta = timedelta(0)) -> None:
-        self.now = start
-        self.step = step
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            value = self.now
-            self.now += self.step
-            return value
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self.now += delta
-
-    def sleep(self, seconds: float) -> None:
-        """A ``sleep`` for the App that only moves this clock."""
-        self.advance(timedelta(seconds=seconds))
+        super().__init__(start, step)
 
 
 def counter_ids(prefix: str = "inst") -> Callable[[], str]:
