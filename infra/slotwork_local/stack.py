@@ -153,7 +153,7 @@ def parse_args(argv: list[str] | None = None, layout: Layout | None = None) -> O
         run_port=args.run_port,
         api_port=args.api_port,
         scheduler_port=args.scheduler_port,
-        run_root=args.run_dir,
+        run_root=args.run_dir.resolve(),  # stack.json and the log path hold whole paths
         data_dir=args.data_dir,
         jobs_file=args.jobs,
         source=args.source.resolve(),
