@@ -1,16 +1,27 @@
-"""The deployed source directory stays in step with the package definition."""
+"""The deployed source directory stays in step with the package definition, and the
+package builds as a wheel and an sdist holding everything a project of its own needs."""
 
 from __future__ import annotations
 
+import configparser
+import email
+import filecmp
+import subprocess
+import sys
+import tarfile
 import tomllib
-from pathlib import Path
+import zipfile
+from email.message import Message
+from pathlib import Path, PurePath
 
 import pytest
+from packaging.requirements import Requirement
 
 from slotwork.config import ENV_VARS, Config
 from slotwork.deployment import build_app
 from slotwork.engine import EngineConfig
 from slotwork.errors import InvalidArgument
+from slotwork_cli import scaffold
 from slotwork_local.emulator import Emulator
 
 from conftest import PROJECT
@@ -99,3 +110,133 @@ def test_build_app_applies_the_checkpoint_knobs(emulator: Emulator) -> None:
         build_app({**env, "SLOTWORK_CHECKPOINT_ITEMS": "401"})
     with pytest.raises(ValueError, match="lease_ttl"):
         build_app({**env, "SLOTWORK_CHECKPOINT_SECONDS": "120"})
+
+
+# ---------------------------------------------------------------------------
+# The wheel and the sdist
+# ---------------------------------------------------------------------------
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+VERSION = PYPROJECT["project"]["version"]
+MODULE = ROOT / "terraform" / "modules" / "slotwork"
+WHEEL_TEMPLATE = PurePath("slotwork_cli", "template")
+BUILD_TIMEOUT_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel and sdist, built once; without build isolation: offline, this venv's setuptools."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_SECONDS,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> zipfile.ZipFile:
+    return zipfile.ZipFile(dist / f"slotwork-{VERSION}-py3-none-any.whl")
+
+
+def wheel_text(wheel: zipfile.ZipFile, name: str) -> str:
+    return wheel.read(f"slotwork-{VERSION}.dist-info/{name}").decode()
+
+
+def test_the_build_makes_one_wheel_and_one_sdist(dist: Path) -> None:
+    names = sorted(p.name for p in dist.iterdir())
+    assert names == [f"slotwork-{VERSION}-py3-none-any.whl", f"slotwork-{VERSION}.tar.gz"]
+
+
+def test_the_wheel_metadata_is_pyprojects(wheel: zipfile.ZipFile) -> None:
+    meta: Message = email.message_from_string(wheel_text(wheel, "METADATA"))
+    project = PYPROJECT["project"]
+    assert (meta["Name"], meta["Version"]) == ("slotwork", VERSION)
+    assert meta["Requires-Python"] == project["requires-python"] == ">=3.11"
+    required = [Requirement(r) for r in meta.get_all("Requires-Dist") or []]
+    plain = {str(r) for r in required if r.marker is None}
+    assert plain == {str(Requirement(d)) for d in project["dependencies"]}
+    local = {r.name for r in required if r.marker and r.marker.evaluate({"extra": "local"})}
+    assert {Requirement(d).name for d in project["optional-dependencies"]["local"]} <= local
+    assert "local" in (meta.get_all("Provides-Extra") or [])
+
+
+def test_the_wheel_declares_the_commands_and_the_pytest_plugin(wheel: zipfile.ZipFile) -> None:
+    entry_points = configparser.ConfigParser()
+    entry_points.read_string(wheel_text(wheel, "entry_points.txt"))
+    assert dict(entry_points["console_scripts"]) == {
+        "slotwork": "slotwork_cli.main:main",
+        "slotwork-local": "slotwork_local.stack:main",
+    }
+    assert dict(entry_points["pytest11"]) == {"slotwork": "slotwork.testing.plugin"}
+
+
+def test_the_wheel_holds_the_three_packages_and_their_data(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    for required in (
+        "slotwork/__init__.py",
+        "slotwork/functions.py",
+        "slotwork/testing/harness.py",
+        "slotwork/py.typed",
+        "slotwork/schema/slotwork.proto",
+        "slotwork/schema/slotwork_pb2.py",
+        "slotwork_local/stack.py",
+        "slotwork_local/py.typed",
+        "slotwork_cli/main.py",
+        "slotwork_cli/scaffold.py",
+        "slotwork_cli/py.typed",
+    ):
+        assert required in names, required
+    top_level = {name.split("/")[0] for name in names}
+    dist_info = f"slotwork-{VERSION}.dist-info"
+    assert top_level == {"slotwork", "slotwork_local", "slotwork_cli", dist_info}
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
+
+
+def test_the_wheel_carries_the_template_and_the_terraform_module(wheel: zipfile.ZipFile) -> None:
+    names = {n for n in wheel.namelist() if PurePath(n).is_relative_to(WHEEL_TEMPLATE)}
+    expected = {str(WHEEL_TEMPLATE / f) for f in scaffold.template_files()}
+    assert names == expected
+    module = WHEEL_TEMPLATE / "terraform" / "modules" / "slotwork"
+    for path in sorted(MODULE.iterdir()):
+        assert wheel.read(str(module / path.name)) == path.read_bytes(), path.name
+
+
+def test_the_sdist_carries_the_module_as_files_not_a_link(dist: Path) -> None:
+    with tarfile.open(dist / f"slotwork-{VERSION}.tar.gz") as sdist:
+        members = {m.name: m for m in sdist.getmembers()}
+    base = f"slotwork-{VERSION}/cli/slotwork_cli/template/terraform/modules/slotwork"
+    for path in MODULE.iterdir():
+        assert members[f"{base}/{path.name}"].isfile(), path.name
+    assert f"slotwork-{VERSION}/pyproject.toml" in members
+
+
+def test_init_from_the_wheel_alone_writes_the_module(
+    wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    """The unpacked wheel first on the path, as an installed one would be: ``slotwork
+    init`` takes the template and the module from it, not from this checkout."""
+    site = tmp_path / "site"
+    wheel.extractall(site)
+    code = (
+        "import sys, slotwork_cli\n"
+        f"assert slotwork_cli.__file__.startswith({str(site)!r}), slotwork_cli.__file__\n"
+        "from slotwork_cli.main import main\n"
+        "sys.exit(main(['init', sys.argv[1]]))"
+    )
+    project = tmp_path / "project"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(project)],
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    copied = project / "terraform" / "modules" / "slotwork"
+    names = sorted(p.name for p in MODULE.iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(MODULE, copied, names, shallow=False)
+    assert (mismatch, errors) == ([], []) and match == names
