@@ -53,6 +53,7 @@ def _params_json(args: argparse.Namespace) -> dict[str, Any] | None:
 
 # -- a project of your own ----------------------------------------------------------------
 def init(args: argparse.Namespace, out: Output) -> int:
+    """``slotwork init DIR``: write a new project; a DIR in use is a usage error."""
     target = Path(args.directory)
     try:
         written = scaffold.init(target, wheel=args.wheel)

@@ -56,6 +56,7 @@ class Layout:
 
     @property
     def is_checkout(self) -> bool:
+        """Whether this is this repository's own layout (its demo and operator scripts)."""
         return is_checkout(self.root)
 
 
