@@ -3,29 +3,25 @@
 ``greeter`` is an example to replace with your own. Register one item per name
 to greet, through the API or the CLI (``make run`` prints the API's URL):
 
-    slotwork --url http://127.0.0.1:PORT work register greeter ada --string greeting=hi
+    slotwork --url http://127.0.0.1:PORT work register greeter ada
 
-Every slot, each registered name is greeted once: a log line and the
-``greeted`` stat on the item and its run.
+Every slot, each registered name is greeted once: the ``greeted`` stat of the
+item and of its run counts it.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import slotwork
 
-LOG = logging.getLogger(__name__)
-
 
 class Greeter:
-    """Greets the item's name. Idempotent, as a worker must be: a slot redone after
-    a crash may call it twice for one item."""
+    """Greets the item's name. Where this counts a stat, a real worker calls an API or
+    updates a record for its item; either way idempotent, as a worker must be: a slot
+    redone after a crash may call it twice for one item."""
 
     def process(self, ctx: slotwork.Context, item: slotwork.Item) -> None:
-        greeting = item.params.string_params.get("greeting", "hello")
-        LOG.info("%s, %s", greeting, item.name)
         ctx.add_stat("greeted")
 
     def cleanup(self, ctx: slotwork.Context, item: slotwork.Item) -> None:
