@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from benchmarks.report import Goal, Section, Table, fmt, fmt_int
 from slotwork.store.firestore import FirestoreStore
 from slotwork_local import servers as server_mod
 from slotwork_local.emulator import free_port, stop_group
+from slotwork_local.jobs import load_jobs
 
 SLEEP_MS = 50
 IN_TICK = {"concurrency": 64, "sleep_ms": SLEEP_MS}
@@ -41,6 +43,8 @@ SHARD_ITEMS = 20_000
 RATE_ITEMS = 10_000
 READY_SECONDS = 60.0
 TICK_TIMEOUT_SECONDS = 900.0
+# The retry policy of this repository's deployed job (terraform/processes.auto.tfvars.json).
+SCHEDULER_RETRY = next(iter(load_jobs().values())).retry
 
 
 @dataclass
@@ -118,12 +122,22 @@ def drive(
     """Tick every shard through its own server, again and again (continuations),
     until each answers done; the wall time of the whole slot."""
     failures: list[str] = []
+    unavailable: list[int] = []
 
     def shard(k: int) -> None:
         url = urls[k % len(urls)]
         ends = time.monotonic() + timeout
+        retries = 0
         while time.monotonic() < ends:
             response = requests.post(url, json={"process": process, "shard": k}, timeout=600)
+            if response.status_code == 503:
+                # Firestore did not answer in time: Cloud Scheduler retries such a tick
+                # with its backoff, and so does this driver (counted, and reported).
+                unavailable.append(k)
+                time.sleep(SCHEDULER_RETRY.backoff(min(retries, SCHEDULER_RETRY.retry_count)))
+                retries += 1
+                continue
+            retries = 0
             if response.status_code != 200:
                 failures.append(f"shard {k}: {response.status_code} {response.text[:200]}")
                 return
@@ -137,6 +151,8 @@ def drive(
         thread.start()
     for thread in threads:
         thread.join()
+    if unavailable:
+        print(f"{len(unavailable)} tick(s) answered 503 and were retried", file=sys.stderr)
     if failures:
         raise RuntimeError("; ".join(failures))
     return time.perf_counter() - began
