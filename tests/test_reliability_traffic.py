@@ -2,7 +2,7 @@
 
 Against real functions-framework servers (``run`` and ``api``) and the real
 emulator: while one driver ticks the process as Cloud Scheduler would (a short
-deadline and items that take 5 ms each, so the slot takes many hand-overs and
+deadline and items that outlast it, so the slot takes many hand-overs and
 checkpoints), other clients register new items through the API at a steady
 rate and change the settings every few seconds, and the process is paused and
 resumed once between two of its ticks. Every item, old and
@@ -46,9 +46,9 @@ ITEMS = scale(2_000, 20_000, "RELIABILITY_TRAFFIC_ITEMS")
 REGISTRATIONS_PER_SECOND = scale(50, 200, "RELIABILITY_TRAFFIC_RATE")
 CLIENTS = scale(2, 6)  # threads sharing the registration rate
 PATCH_EVERY_SECONDS = 2.0
-# 2,000 items of 5 ms outlast the 6 s deadline: the first tick always hands over,
-# so the pause lands inside the slot whatever the machine's speed.
-SLEEP_MS = 5
+# The original items' waits alone outlast two 6 s deadlines: the first tick always
+# hands over, so the pause lands inside the slot whatever the machine's speed.
+SLEEP_MS = max(1, 12_000 // ITEMS)
 RUN_ENV = {
     # A short deadline makes the slot take many ticks; checkpoints at the defaults.
     "SLOTWORK_DEADLINE_SECONDS": "6",
@@ -179,7 +179,12 @@ def test_registration_traffic_never_starves_a_run(
         for thread in clients:
             thread.join(timeout=60)
     # ...then until the slot has nothing left (the traffic's items included).
-    poll("the slot to be done", lambda: run.tick(PROCESS)["outcome"] == "done", 120, 0)
+    poll(
+        "the slot to be done",
+        lambda: run.tick(PROCESS)["outcome"] == "done",
+        scale(120, 1800),  # the long run's traffic leaves a hundred thousand items
+        0,
+    )
     counts = call_counts(calls(client, PROCESS))
     registered = traffic.registered
     print(
