@@ -15,9 +15,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from slotwork_local.jobs import load_jobs
 from slotwork_local.tfcheck import check_blocks, check_references
 
 from conftest import PROJECT, REPO, new_client
+from helpers import wait_for
 
 SLOTWORK = Path(sys.executable).parent / "slotwork"
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
@@ -67,18 +67,6 @@ def init(*args: str) -> subprocess.CompletedProcess[str]:
 def unwrapped(text: str) -> str:
     """``text`` on one line (errors are wrapped at the terminal's width)."""
     return " ".join(text.split())
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until ``predicate`` returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

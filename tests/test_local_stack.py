@@ -20,7 +20,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,24 +38,13 @@ from slotwork_local.runlog import RunLog, follow, pretty
 from slotwork_local.seed import DEMO_COLLECTIONS, expired_count
 
 from conftest import PROJECT, REPO
+from helpers import wait_for
 
 START_TIMEOUT = 60.0
 PROGRESS_TIMEOUT = 45.0
 STOP_TIMEOUT = 30.0
 SAFETY_DURATION = "150"  # the stack stops by itself if this test dies before SIGINT
 LOUD = {"WARNING", "ERROR", "CRITICAL"}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until ``predicate`` returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass
