@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-JOBS_FILE = ROOT / "terraform" / "processes.auto.tfvars.json"
+from slotwork_local.layout import CHECKOUT, JOBS
+
+JOBS_FILE = CHECKOUT / JOBS
 JOB_PREFIX = "slotwork-"  # as slotwork.triggers.job_id and Terraform's local.job_ids
 # Cloud Scheduler's own limits on retry_config (values outside are refused at apply).
 MAX_RETRY_COUNT = 5

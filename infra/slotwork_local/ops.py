@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from slotwork_local import emulator
+from slotwork_local.layout import CHECKOUT, Layout
 from slotwork_local.runlog import follow, pretty
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = ROOT / ".slotwork" / "emulator"
-RUN_ROOT = ROOT / ".slotwork" / "run"
+STATE_DIR = CHECKOUT / ".slotwork" / "emulator"
+RUN_ROOT = Layout(CHECKOUT).run_root
 DEFAULT_PROJECT = "slotwork-local"
 STOP_TIMEOUT_SECONDS = 15.0  # the emulator exports its data on exit when started with --data-dir
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import requests
 
 from slotwork_local.emulator import free_port, stop_group
+from slotwork_local.layout import CHECKOUT, Layout
 from slotwork_local.runlog import RunLog
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "functions" / "main.py"
+SOURCE = Layout(CHECKOUT).source / "main.py"
 READY_TIMEOUT_SECONDS = 60.0
 
 

@@ -38,7 +38,8 @@ from rich.console import Console
 from rich.live import Live
 
 import slotwork
-from slotwork.deployment import load_processes
+from slotwork.config import Config
+from slotwork.deployment import PROCESSES_VARIABLE, load_processes
 from slotwork_local import emulator, progress, servers
 from slotwork_local.cadence import cadence_for
 from slotwork_local.delivery import HttpDelivery
@@ -50,7 +51,6 @@ from slotwork_local.scheduler_api import SchedulerApi
 from slotwork_local.seed import DEMO_COLLECTIONS, seed
 from slotwork_local.seed import PROCESS as DEMO_PROCESS
 
-PROCESSES_VARIABLE = "SLOTWORK_PROCESSES"  # as slotwork.deployment
 PROJECT = "slotwork-local"
 LOCATION = "local"
 REFRESH_SECONDS = 1.0
@@ -135,7 +135,7 @@ def parse_args(argv: list[str] | None = None, layout: Layout | None = None) -> O
     )
     add(
         "--processes",
-        default=os.environ.get(PROCESSES_VARIABLE) or "processes",
+        default=os.environ.get(PROCESSES_VARIABLE) or Config().processes_module,
         help=f"the module of --source with PROCESSES (default ${PROCESSES_VARIABLE}, processes)",
     )
     add("--no-seed", action="store_true", help="do not seed the demo collections and items")
